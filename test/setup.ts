@@ -1,0 +1,2 @@
+// Loaded by mocha before every spec (see .mocharc.json).
+import 'reflect-metadata';
