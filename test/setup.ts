@@ -1,2 +1,12 @@
-// Loaded by mocha before every spec (see .mocharc.json).
+// Loaded by mocha before every spec (see .mocharc.json). Tests run on the plain cpu backend
+// unless they pick another one themselves (kernel tests compare wasm against cpu).
 import 'reflect-metadata';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+
+export const mochaHooks = {
+  async beforeAll(): Promise<void> {
+    await tf.setBackend('cpu');
+    await tf.ready();
+  },
+};

@@ -1,0 +1,85 @@
+import { Subject, Observable } from 'rxjs';
+
+/**
+ * The trainer's typed event stream. Observers (progress bar, events.jsonl, plots) subscribe
+ * with RxJS operators; anything that must finish before the loop continues is an awaited
+ * lifecycle hook instead (see hooks.ts), and is announced here too.
+ */
+export type TrainerEvent =
+  | {
+      type: 'run:start';
+      time: number;
+      runDir: string | null;
+      backend: string;
+      seed: number;
+      config: unknown;
+      startStep: number;
+      totalSteps: number;
+      stepsPerEpoch: number;
+      resumedFrom: string | null;
+    }
+  | { type: 'epoch:start'; time: number; epoch: number; step: number }
+  | { type: 'step:start'; time: number; epoch: number; step: number }
+  | {
+      type: 'step:end';
+      time: number;
+      epoch: number;
+      /** Global step just completed, 1-based (== number of optimizer steps done). */
+      step: number;
+      totalSteps: number;
+      losses: Record<string, number>;
+      lr: number;
+      wd: number;
+      images_per_s: number;
+      step_ms: number;
+      /** Method and view-sampler scalars: teacher temperature, momentum, mean PS_g/PS_l, ... */
+      metrics: Record<string, number>;
+    }
+  | { type: 'epoch:end'; time: number; epoch: number; step: number; metrics: Record<string, number> }
+  | { type: 'eval:end'; time: number; step: number; metrics: Record<string, number> }
+  | { type: 'checkpoint:saved'; time: number; step: number; epoch: number; path: string }
+  | { type: 'data:skipped'; time: number; source: string; reason: string; skippedTotal: number }
+  | { type: 'warning'; time: number; step: number; message: string }
+  | { type: 'log'; time: number; message: string }
+  | {
+      type: 'run:end';
+      time: number;
+      step: number;
+      reason: 'completed' | 'max-steps' | 'interrupted';
+      metrics: Record<string, number>;
+    }
+  | { type: 'run:error'; time: number; step: number; error: string };
+
+export type TrainerEventType = TrainerEvent['type'];
+export type EventOf<T extends TrainerEventType> = Extract<TrainerEvent, { type: T }>;
+
+/** Distributive Omit, so each union member keeps its own fields. */
+export type EventInput = TrainerEvent extends infer E ? (E extends TrainerEvent ? Omit<E, 'time'> : never) : never;
+
+/** The bus: one Subject, exposed read-only to subscribers. */
+export class EventBus {
+  private readonly subject = new Subject<TrainerEvent>();
+  readonly events$: Observable<TrainerEvent> = this.subject.asObservable();
+
+  emit(event: EventInput): void {
+    this.subject.next({ ...event, time: Date.now() } as TrainerEvent);
+  }
+
+  complete(): void {
+    this.subject.complete();
+  }
+}
+
+/** Filter helper with narrowing: `bus.events$.pipe(ofType('step:end'))`. */
+export function ofType<T extends TrainerEventType>(...types: T[]) {
+  return (source: Observable<TrainerEvent>): Observable<EventOf<T>> =>
+    new Observable<EventOf<T>>((sub) =>
+      source.subscribe({
+        next: (e) => {
+          if ((types as string[]).includes(e.type)) sub.next(e as EventOf<T>);
+        },
+        error: (err) => sub.error(err),
+        complete: () => sub.complete(),
+      }),
+    );
+}

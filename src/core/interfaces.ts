@@ -1,0 +1,173 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Observable, Subscription } from 'rxjs';
+import type { Module, Parameter } from '../nn/module';
+import type { Rng } from './rng';
+import type { TrainerEvent, EventBus } from './events';
+
+/**
+ * Plugin interfaces. The core knows only these; implementations live in plugins/ and data/.
+ * Tensors are NHWC, float32.
+ */
+
+// ---------------------------------------------------------------- data
+
+/** A decoded image: interleaved RGB, uint8, row-major [height, width, 3]. */
+export interface RawImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface Sample {
+  image: RawImage;
+  label: number;
+  /** Where it came from (file path or generator index), for error reports. */
+  source: string;
+}
+
+export interface Dataset {
+  readonly name: string;
+  readonly length: number;
+  readonly classNames: string[];
+  /** Label of item i without decoding it (for class-balanced subsets). */
+  labelOf(index: number): number;
+  /** Decode item i. Rejects with an error naming the file when it cannot be decoded. */
+  get(index: number): Promise<Sample>;
+}
+
+// ---------------------------------------------------------------- views
+
+/** One view of every image in a batch, at one size: [B, size, size, 3], normalised. */
+export interface ViewGroup {
+  kind: 'global' | 'local';
+  size: number;
+  /** Float32 NHWC data, B*size*size*3 values. */
+  data: Float32Array;
+}
+
+/** What a view sampler makes of one image: the crops (already augmented and normalised). */
+export interface ImageViews {
+  globals: Float32Array[];
+  locals: Float32Array[];
+  /** Pixel scale of each view (eq. 1): output side^2 / crop area in source pixels. */
+  globalPixelScales: number[];
+  localPixelScales: number[];
+}
+
+export interface ViewSampler {
+  readonly nGlobal: number;
+  readonly nLocal: number;
+  readonly globalSize: number;
+  readonly localSize: number;
+  /** Crop, augment and normalise one image. Deterministic given the rng. */
+  sample(image: RawImage, rng: Rng): ImageViews;
+}
+
+/** A batch of views as tensors, ordered view-major as in DINO (`torch.chunk(ncrops)` order). */
+export interface ViewBatch {
+  /** nGlobal tensors [B, GC, GC, 3]. */
+  globals: tf.Tensor4D[];
+  /** nLocal tensors [B, LC, LC, 3]. */
+  locals: tf.Tensor4D[];
+  labels: Int32Array;
+  batchSize: number;
+  /** Batch statistics from the sampler, e.g. `ps_ratio` = mean PS_g / PS_l. */
+  stats: Record<string, number>;
+}
+
+// ---------------------------------------------------------------- networks
+
+export interface Backbone extends Module {
+  /** Size of the pooled feature vector. */
+  readonly featureDim: number;
+  /** images NHWC -> pooled features [B, featureDim]. */
+  forward(imagesNHWC: tf.Tensor4D): tf.Tensor2D;
+}
+
+/** Builds fresh backbones of the configured architecture (a method needs two: student, teacher). */
+export type BackboneFactory = (rng: Rng) => Backbone;
+
+// ---------------------------------------------------------------- training
+
+/** Where the trainer is; passed to every step-level call. */
+export interface StepContext {
+  /** Global step about to run, 0-based (== optimizer steps done before it). */
+  step: number;
+  epoch: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  epochs: number;
+  /** Record a scalar for this step's `step:end` event. */
+  metric(name: string, value: number): void;
+}
+
+/** A plain serialisable record of a component's non-tensor state (counters, flags). */
+export type JsonState = Record<string, unknown>;
+
+/** Tensors that a component saves in the checkpoint, by PyTorch-style name. */
+export type TensorState = Map<string, tf.Tensor>;
+
+export interface Stateful {
+  /** Tensors to save (live references; the caller reads, never disposes). */
+  tensorState?(): TensorState;
+  loadTensorState?(state: TensorState): void;
+  jsonState?(): JsonState;
+  loadJsonState?(state: JsonState): void;
+}
+
+export interface SSLMethod extends Stateful {
+  readonly name: string;
+  /** Modules whose trainable parameters the optimizer updates (student backbone + heads). */
+  studentModules(): Record<string, Module>;
+  /** Other networks saved in checkpoints (teacher / momentum encoder). */
+  targetModules(): Record<string, Module>;
+  /**
+   * The loss of one batch. Called inside `tf.variableGrads`, so it must be a pure tensor function
+   * of the student's variables; tensors it needs after the step (teacher output for the center)
+   * are kept by the method and released in `afterStep`.
+   */
+  loss(batch: ViewBatch, ctx: StepContext): tf.Scalar;
+  /** Change gradients before the optimizer sees them (clipping, freezing the last layer). */
+  processGradients?(grads: Map<Parameter, tf.Tensor>, ctx: StepContext): Map<Parameter, tf.Tensor>;
+  /** After the optimizer step: EMA teacher, centering, queues. Runs in the trainer's tidy scope. */
+  afterStep?(ctx: StepContext): void;
+  /** The value at which the loss means collapse (DINO: ln(out_dim)), for the collapse check. */
+  collapseLoss?(): number | null;
+}
+
+export interface OptimizerHyper {
+  lr: number;
+  weightDecay: number;
+}
+
+export interface Optimizer extends Stateful {
+  readonly name: string;
+  /** Learning rate and weight decay at a global step (warm-up, cosine decay, batch scaling). */
+  hyperAt(step: number): OptimizerHyper;
+  /** Apply one update in place. `grads` pairs each trainable parameter with its gradient. */
+  apply(grads: Map<Parameter, tf.Tensor>, hyper: OptimizerHyper): void;
+}
+
+// ---------------------------------------------------------------- callbacks
+
+/** The view of the run a callback gets. */
+export interface RunInfo {
+  runDir: string | null;
+  events: EventBus;
+  config: unknown;
+  /** Saves a checkpoint now (awaitable); used by checkpoint callbacks. Returns its path. */
+  saveCheckpoint(reason: string): Promise<string | null>;
+}
+
+/**
+ * A callback sees the event stream (subscribe) and may also implement awaited hooks for work
+ * that must finish before the loop goes on (detectron2's before/after train/step stages).
+ */
+export interface Callback extends Stateful {
+  readonly name: string;
+  /** Subscribe to the stream; the trainer unsubscribes at run end. */
+  attach?(events$: Observable<TrainerEvent>, run: RunInfo): Subscription | void;
+  beforeTrain?(run: RunInfo): Promise<void> | void;
+  afterStep?(run: RunInfo, step: number, epoch: number, endOfEpoch: boolean): Promise<void> | void;
+  afterTrain?(run: RunInfo): Promise<void> | void;
+}
