@@ -155,6 +155,8 @@ export interface RunInfo {
   runDir: string | null;
   events: EventBus;
   config: unknown;
+  /** Global steps done so far. */
+  step(): number;
   /** Saves a checkpoint now (awaitable); used by checkpoint callbacks. Returns its path. */
   saveCheckpoint(reason: string): Promise<string | null>;
 }
@@ -170,4 +172,19 @@ export interface Callback extends Stateful {
   beforeTrain?(run: RunInfo): Promise<void> | void;
   afterStep?(run: RunInfo, step: number, epoch: number, endOfEpoch: boolean): Promise<void> | void;
   afterTrain?(run: RunInfo): Promise<void> | void;
+}
+
+// ---------------------------------------------------------------- batches
+
+/** Where batches come from (data/loader.ts implements it over a Dataset and a ViewSampler). */
+export interface BatchSource {
+  readonly stepsPerEpoch: number;
+  /**
+   * The batches of one epoch starting at batch index `startBatch`. Batch (epoch, k) depends only
+   * on the seed, epoch and k, so a resumed run sees exactly the batches an uninterrupted one would.
+   * The consumer owns (and disposes) the tensors of each batch.
+   */
+  batchesForEpoch(epoch: number, startBatch?: number): AsyncIterable<ViewBatch>;
+  /** Stop prefetching and release what is buffered. */
+  close?(): Promise<void> | void;
 }
