@@ -35,3 +35,10 @@ export class MemoryBudgetError extends SslightError {}
 
 /** A checkpoint file is missing, truncated or does not match the run. */
 export class CheckpointError extends SslightError {}
+
+/** One data item cannot be read or decoded; loaders skip it and report it instead of stopping. */
+export class DataError extends SslightError {
+  constructor(readonly source: string, readonly reason: string) {
+    super(`cannot read image '${source}': ${reason}`);
+  }
+}
