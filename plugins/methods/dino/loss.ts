@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { meanOverLeading } from '../../../src/nn/reduce';
 
 /**
  * The DINO cross-entropy between the centred, sharpened teacher softmax (global views) and the
@@ -115,7 +116,8 @@ export function dinoLoss(
     const s = tf.reshape(studentLogp, [nViews, b * k]);
     const pairLoss = tf.mul(tf.matMul(t, s, false, true), -1 / b) as tf.Tensor2D;
     const loss = tf.sum(tf.mul(pairLoss, tf.tensor2d(weights, [nGlobal, nViews]))) as tf.Scalar;
-    const batchCenter = tf.mean(stopGradient(teacherOutput), 0, true) as tf.Tensor2D;
+    // Mean over rows via avgPool (fast on wasm); the center takes no gradient.
+    const batchCenter = tf.reshape(meanOverLeading(stopGradient(teacherOutput)), [1, k]) as tf.Tensor2D;
     return { loss, pairLoss, teacherProbs, batchCenter };
   });
 }
