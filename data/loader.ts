@@ -1,4 +1,4 @@
-import type { Dataset, ImageViews, Sample, ViewBatch, ViewSampler } from '../src/core/interfaces';
+import type { BatchSource, Dataset, ImageViews, Sample, ViewBatch, ViewSampler } from '../src/core/interfaces';
 import { DataError } from '../src/core/errors';
 import { Rng, type RngState } from '../src/core/rng';
 import { meanPixelScale, meanPsRatio } from '../plugins/views/ps_ratio';
@@ -35,7 +35,7 @@ const BATCH = 1;
  * in dataset order, keeping the slot's own random stream, so the batch size stays fixed; each bad
  * item is reported once through `onSkip`. Other errors propagate.
  */
-export class ViewLoader {
+export class ViewLoader implements BatchSource {
   readonly stepsPerEpoch: number;
   readonly batchSize: number;
   private readonly base: RngState;
@@ -45,6 +45,7 @@ export class ViewLoader {
   private readonly onSkip?: SkipHandler;
   private readonly bad = new Map<number, string>();
   private permCache: { epoch: number; order: Int32Array } | null = null;
+  private closed = false;
 
   constructor(
     readonly dataset: Dataset,
@@ -154,18 +155,25 @@ export class ViewLoader {
     const pending: Promise<HostBatch>[] = [];
     let next = startBatch;
     try {
-      while (next < this.stepsPerEpoch || pending.length > 0) {
+      while (!this.closed && (next < this.stepsPerEpoch || pending.length > 0)) {
         while (next < this.stepsPerEpoch && pending.length < this.prefetch + 1) {
           const p = this.loadHostBatch(epoch, next++);
           p.catch(() => undefined); // awaited below; this only silences "unhandled" if we stop early
           pending.push(p);
         }
         const host = await pending.shift()!;
+        if (this.closed) break;
         yield toViewBatch(host);
       }
     } finally {
       pending.length = 0;
     }
+  }
+
+  /** Stop every epoch iterator at its next batch; buffered host batches are dropped. */
+  close(): void {
+    this.closed = true;
+    this.permCache = null;
   }
 
   /** Load item i, or the next readable one in dataset order; reports each bad item once. */

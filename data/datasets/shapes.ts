@@ -29,7 +29,7 @@ function makeSdf(cls: number, rng: Rng): Sdf {
       return (u, v) => Math.max(Math.abs(u), Math.abs(v)) - 0.8;
     case 3: {
       // Equilateral triangle: the largest of three half-plane distances.
-      return (u, v) => Math.max(v - 0.5, -0.866 * u - 0.5 * v - 0.5, 0.866 * u - 0.5 * v - 0.5);
+      return (u, v) => Math.max(v - 0.6, -0.866 * u - 0.5 * v - 0.6, 0.866 * u - 0.5 * v - 0.6);
     }
     case 4:
     case 5:
