@@ -1,0 +1,32 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilter } from './conv2d_backprop_filter';
+import { conv2DBackpropInput } from './conv2d_backprop_input';
+import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter';
+import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
+import { overrideKernel } from './originals';
+
+let registered = false;
+
+/** Kernel names this pack adds to or replaces on the wasm backend. */
+export const WASM_TRAINING_KERNELS = [
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'DepthwiseConv2dNativeBackpropInput',
+  'DepthwiseConv2dNativeBackpropFilter',
+] as const;
+
+/**
+ * Registers the training kernels the wasm backend lacks (or ships as scalar loops), composed from
+ * its XNNPACK kernels. Idempotent; safe before or after the wasm backend is initialised.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  const fns: Record<(typeof WASM_TRAINING_KERNELS)[number], unknown> = {
+    Conv2DBackpropFilter: conv2DBackpropFilter,
+    Conv2DBackpropInput: conv2DBackpropInput,
+    DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
+    DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dNativeBackpropFilter,
+  };
+  for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
+  registered = true;
+}

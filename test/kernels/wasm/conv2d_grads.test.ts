@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expectClose } from '../../helpers/reference';
+import { valueAndGrads } from './compare';
+
+interface Case {
+  x: [number, number, number, number];
+  k: number;
+  co: number;
+  stride: number;
+  pad: 'same' | 'valid';
+}
+
+const cases: Case[] = [];
+for (const k of [1, 3]) {
+  for (const stride of [1, 2]) {
+    for (const pad of ['same', 'valid'] as const) {
+      cases.push({ x: [2, 7, 6, 3], k, co: 5, stride, pad });
+    }
+  }
+}
+cases.push({ x: [3, 8, 8, 6], k: 1, co: 4, stride: 1, pad: 'same' }); // ci > co: the other GEMM order
+cases.push({ x: [1, 9, 5, 2], k: 5, co: 3, stride: 2, pad: 'same' });
+cases.push({ x: [2, 6, 7, 4], k: 2, co: 3, stride: 1, pad: 'same' }); // even filter: asymmetric padding
+
+describe('wasm Conv2D gradients match the cpu backend', () => {
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  for (const c of cases) {
+    const name = `x ${c.x.join('x')}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`;
+    it(name, async () => {
+      const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
+      const ops = [
+        { shape: c.x, seed: 1 },
+        { shape: [c.k, c.k, c.x[3], c.co], seed: 2 },
+      ];
+      const ref = await valueAndGrads('cpu', f, ops);
+      const got = await valueAndGrads('wasm', f, ops);
+      expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'forward' });
+      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dx (Conv2DBackpropInput)' });
+      expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dW (Conv2DBackpropFilter)' });
+    });
+  }
+});
