@@ -1,0 +1,7 @@
+// Importing this module registers the built-in SSL methods.
+import './dino/dino';
+
+export { Dino, dinoSchema, MultiCropNetwork, type DinoOptions } from './dino/dino';
+export { DinoHead, WeightNormLinear, l2Normalize } from './dino/head';
+export { dinoLoss, pairWeights, pairCounts, equivalentAlpha, updateCenter, teacherEntropies } from './dino/loss';
+export { EmaUpdater, emaUpdate } from './common/ema';
