@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { registry } from '../../../src/core/registry';
 import { Rng } from '../../../src/core/rng';
+import '../../../plugins/views'; // registers dino and sslight
 import { MultiCropSampler, meanPsRatio } from '../../../plugins/views';
 import type { RawImage } from '../../../src/core/interfaces';
 import { loadReference } from '../../helpers/reference';
