@@ -8,6 +8,8 @@ import type { ImageFolderDataset } from '../../../data/datasets';
 import { registry } from '../../../src/core/registry';
 import { ConfigError, DataError } from '../../../src/core/errors';
 import { sharedDataset } from '../../helpers/reference';
+import '../../../plugins/views'; // registers dino and sslight
+import { ViewLoader } from '../../../data/loader';
 
 function make(split: 'train' | 'test', options: Record<string, unknown>): ImageFolderDataset {
   const def = registry.get('dataset', 'image_folder');
@@ -89,6 +91,23 @@ describe('data/datasets/image_folder: class folders decoded with sharp', () => {
       expect((err as DataError).source).to.equal(ds.fileOf(i));
       expect((err as DataError).message).to.contain(path.basename(ds.fileOf(i)));
     }
+  });
+
+  it('feeds the ViewLoader, which skips the two broken files and reports each once', async () => {
+    const ds = make('train', { root });
+    const def = registry.get('views', 'dino');
+    const views = def.create(def.schema.parse({ global_crop_size: 8, local_crop_size: 4, n_local: 2 }), {});
+    const skipped: string[] = [];
+    const loader = new ViewLoader(ds, views, 3, 1, { onSkip: (source, _reason, total) => skipped.push(`${total}:${path.basename(source)}`) });
+    for (const epoch of [0, 1, 2])
+      for (let k = 0; k < loader.stepsPerEpoch; k++) {
+        const b = await loader.loadHostBatch(epoch, k);
+        expect(b.labels).to.have.length(3);
+        expect(Array.from(b.indices).some((i) => i === 2 || i === 5)).to.equal(false);
+      }
+    expect(loader.skippedCount).to.equal(2);
+    expect(skipped.map((s) => s.slice(2)).sort()).to.deep.equal(['corrupt.jpg', 'truncated.jpg']);
+    expect(skipped.map((s) => s[0])).to.deep.equal(['1', '2']);
   });
 
   it('resizes the short side at decode time when resize_short is set', async () => {
