@@ -69,6 +69,24 @@ describe('plugins/optimizers/lars', () => {
       });
     }
 
+    it("variant 'sslight_dw_lars_excluded' on our depth-wise layout [kh, kw, C, 1] (torch [C, 1, kh, kw] permuted)", () => {
+      const toHwio = (r: RefTensor) => tf.tidy(() => tf.transpose(tf.tensor(r.data, r.shape), [2, 3, 0, 1]));
+      const init = toHwio(ref.inputs.params_init.dw_conv);
+      const dw = makeParam('dw_conv', Array.from(init.dataSync()), 'depthwise', init.shape);
+      const opt = new Lars(larsSchema.parse({ depthwise_rule: 'paper' }), depsFor([dw]));
+      const steps = ref.results.sslight_dw_lars_excluded;
+      steps.forEach((s, k) => {
+        const grads = new Map([[dw, toHwio(ref.inputs.grads_per_step[k].dw_conv)]]);
+        opt.apply(grads, { lr: s.lr, weightDecay: s.weight_decay });
+        disposeMap(grads);
+        const want = toHwio(s.params_after.dw_conv);
+        expectClose(values(dw.variable), values(want), { rtol: 1e-6, atol: 1e-9, what: `HWIO step ${s.step}` });
+        want.dispose();
+      });
+      tf.dispose([init, dw.variable]);
+      opt.dispose();
+    });
+
     it("edge cases 'edge_cases_dino_rule_lr0.5_wd0': zero parameter -> q=1, zero update -> no change", () => {
       const edge = ref['edge_cases_dino_rule_lr0.5_wd0'] as EdgeCases;
       const params = Object.entries(edge.inputs.params).map(([n, t]) => makeParam(n, t, 'weight'));
