@@ -48,7 +48,8 @@ def coco_from(dataset):
 
 
 def rle_json(r):
-    return {'size': [int(r['size'][0]), int(r['size'][1])], 'counts': r['counts'].decode('ascii')}
+    counts = r['counts'] if isinstance(r['counts'], str) else r['counts'].decode('ascii')
+    return {'size': [int(r['size'][0]), int(r['size'][1])], 'counts': counts}
 
 
 # ----------------------------------------------------------------------------- cases
@@ -388,6 +389,54 @@ def mask_cases():
     return out
 
 
+# ----------------------------------------------------------------------------- index api
+
+def index_cases(data):
+    """COCO index queries, loadRes output and annToRLE on the generated datasets."""
+    gt, res = data['bbox_a']['gt'], data['bbox_a']['results']
+    c = coco_from(gt)
+    out = {'queries': []}
+
+    def add(fn, args, result):
+        out['queries'].append({'fn': fn, 'args': args, 'result': result})
+
+    for args in [{}, {'imgIds': [7, 10, 13]}, {'imgIds': 10}, {'catIds': [3]}, {'imgIds': [7, 10, 13, 16], 'catIds': [1, 12]},
+                 {'areaRng': [1024, 9216]}, {'iscrowd': 1}, {'iscrowd': 0, 'catIds': [7]}, {'imgIds': [999]},
+                 {'imgIds': [16, 7], 'areaRng': [0, 1e10]}]:
+        add('getAnnIds', args, c.getAnnIds(**args))
+    for args in [{}, {'catNms': ['c3', 'c7']}, {'supNms': ['s1']}, {'catIds': [1, 3, 99]}, {'catNms': ['c1', 'c3'], 'catIds': [3]}]:
+        add('getCatIds', args, c.getCatIds(**args))
+    for args in [{}, {'imgIds': [7, 10]}, {'catIds': [3]}, {'catIds': [3, 7]}, {'imgIds': [7, 10, 13, 16, 19, 22], 'catIds': [1]}]:
+        ids = c.getImgIds(**args)
+        add('getImgIds', args, [int(i) for i in (ids if not args else sorted(ids))])
+    dt, _ = quiet(c.loadRes, copy.deepcopy(res[:6]))
+    out['loadResBbox'] = {'input': res[:6], 'anns': dt.dataset['annotations']}
+    gt3, res3 = data['segm_a']['gt'], data['segm_a']['results']
+    c3 = coco_from(gt3)
+    dt3, _ = quiet(c3.loadRes, copy.deepcopy(res3[:6]))
+    anns3 = []
+    for a in dt3.dataset['annotations']:
+        a = dict(a)
+        a['area'] = int(a['area'])
+        a['bbox'] = [float(v) for v in a['bbox']]
+        anns3.append(a)
+    out['loadResSegm'] = {'input': res3[:6], 'anns': anns3}
+    both = copy.deepcopy(res3[:4])
+    for r in both:
+        r['bbox'] = [1.5, 2.5, 10.0, 4.0]
+    dt4, _ = quiet(c3.loadRes, copy.deepcopy(both))
+    out['loadResBoth'] = {'input': both, 'anns': dt4.dataset['annotations']}
+    out['annToRLE'] = []
+    for a in gt3['annotations']:
+        r = c3.annToRLE(copy.deepcopy(a))
+        if isinstance(r['counts'], list):
+            r = maskUtils.frPyObjects(r, r['size'][0], r['size'][1])
+        m = c3.annToMask(copy.deepcopy(a))
+        out['annToRLE'].append({'id': a['id'], 'rle': rle_json(r), 'maskSum': int(m.sum()),
+                                'rowSums': [int(v) for v in m.sum(axis=1)]})
+    return out
+
+
 # ----------------------------------------------------------------------------- coco-mini
 
 def mini_results(cocoGt, iou_type):
@@ -451,6 +500,10 @@ def main():
         case['meta'] = meta
         with open(os.path.join(OUT, 'eval_%s.json' % case['name']), 'w') as f:
             json.dump(case, f, separators=(',', ':'))
+    ix = index_cases(data)
+    ix['meta'] = meta
+    with open(os.path.join(OUT, 'index_api.json'), 'w') as f:
+        json.dump(ix, f, separators=(',', ':'))
     m = mask_cases()
     m['meta'] = meta
     with open(os.path.join(OUT, 'mask_ops.json'), 'w') as f:
