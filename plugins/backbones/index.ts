@@ -1,0 +1,4 @@
+// Built-in backbones; each file registers its plugins when imported.
+export * from './features';
+export * from './mobilenetv2';
+export * from './resnet';
