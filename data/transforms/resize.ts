@@ -106,17 +106,21 @@ export function resizedCrop(
       tmp[t + 2] = b;
     }
   }
+  // Vertical pass: accumulate whole rows per tap, so memory is read in order.
   const rowStride = outSize * 3;
   for (let o = 0; o < outSize; o++) {
     const n = vert.count[o];
     const wBase = o * vert.taps;
-    const first = vert.first[o] * rowStride;
     const outBase = o * rowStride;
-    for (let x = 0; x < rowStride; x++) {
-      let acc = 0;
-      let p = first + x;
-      for (let k = 0; k < n; k++, p += rowStride) acc += tmp[p] * vert.weights[wBase + k];
-      out[outBase + x] = acc < 0 ? 0 : acc > 1 ? 1 : acc;
+    out.fill(0, outBase, outBase + rowStride);
+    for (let k = 0; k < n; k++) {
+      const w = vert.weights[wBase + k];
+      const src = (vert.first[o] + k) * rowStride;
+      for (let x = 0; x < rowStride; x++) out[outBase + x] += tmp[src + x] * w;
+    }
+    for (let x = outBase; x < outBase + rowStride; x++) {
+      const v = out[x];
+      out[x] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
   }
   return out;

@@ -18,6 +18,7 @@ export interface MultiCropConfig {
   colorJitterP: number;
   jitter: ColorJitterStrength;
   grayscaleP: number;
+  /** Sigma range in output pixels (already scaled to the view sizes). */
   blurSigma: [number, number];
   /** Blur probability per global view (DINO: 1.0 then 0.1); views past the end use the last. */
   globalBlurP: number[];

@@ -42,8 +42,13 @@ export function multiCropSchema(d: MultiCropDefaults) {
       saturation: z.number().min(0).default(0.2),
       hue: z.number().min(0).max(0.5).default(0.1),
       grayscale_p: prob.default(0.2),
-      /** Blur sigma range in output pixels (DINO's 0.1-2.0 is meant for 224/96 px views). */
+      /** Blur sigma range, in pixels of a global view of blur_reference_size (DINO: 0.1-2.0 at 224). */
       blur_sigma: range(0, Infinity, 'blur_sigma').default([0.1, 2.0]),
+      /**
+       * Sigmas scale by global_crop_size / blur_reference_size, so a 32 px view is blurred as much
+       * relative to its content as DINO's 224 px one. Set it to global_crop_size for absolute sigmas.
+       */
+      blur_reference_size: z.number().positive().default(224),
       /** One probability per global view; the last repeats when n_global is larger. */
       global_blur_p: z.array(prob).min(1).default([1.0, 0.1]),
       local_blur_p: prob.default(0.5),
@@ -72,7 +77,10 @@ export function toMultiCropConfig(o: MultiCropOptions): MultiCropConfig {
     colorJitterP: o.color_jitter_p,
     jitter: { brightness: o.brightness, contrast: o.contrast, saturation: o.saturation, hue: o.hue },
     grayscaleP: o.grayscale_p,
-    blurSigma: o.blur_sigma,
+    blurSigma: [
+      (o.blur_sigma[0] * o.global_crop_size) / o.blur_reference_size,
+      (o.blur_sigma[1] * o.global_crop_size) / o.blur_reference_size,
+    ],
     globalBlurP: o.global_blur_p,
     localBlurP: o.local_blur_p,
     globalSolarizeP: o.global_solarize_p,

@@ -108,24 +108,38 @@ describe('data/transforms: photometric transforms on tiny images', () => {
     expect(Math.abs(bc[3] - cb[3])).to.be.above(0.01);
   });
 
-  it('gaussian blur keeps a constant image, keeps the mean of an impulse and spreads it symmetrically', () => {
+  it('gaussian blur (PIL extended box) keeps constants and mass, and spreads an impulse with variance sigma^2', () => {
     const flat = new Float32Array(5 * 4 * 3).fill(0.7);
     gaussianBlur(flat, 5, 4, 1.3);
     expectClose(flat, new Float32Array(flat.length).fill(0.7), { what: 'constant', atol: 1e-6 });
 
-    const size = 9;
-    const img = new Float32Array(size * size * 3);
-    const centre = (4 * size + 4) * 3;
-    img[centre] = 1;
-    gaussianBlur(img, size, size, 1.0);
-    let sum = 0;
-    for (let p = 0; p < img.length; p += 3) sum += img[p];
-    expect(sum).to.be.closeTo(1, 1e-5);
-    const at = (x: number, y: number) => img[(y * size + x) * 3];
-    expect(at(3, 4)).to.be.closeTo(at(5, 4), 1e-7);
-    expect(at(4, 3)).to.be.closeTo(at(4, 5), 1e-7);
-    // Separable Gaussian: the (1, 0) neighbour over the centre is exp(-1/2).
-    expect(at(5, 4) / at(4, 4)).to.be.closeTo(Math.exp(-0.5), 1e-5);
-    expect(img[centre + 1]).to.equal(0);
+    for (const sigma of [0.1, 0.7, 2.0]) {
+      // A 41x1 row with an impulse in the red channel at the centre: the vertical passes are the
+      // identity, the horizontal ones give PIL's kernel, whose variance is exactly sigma^2.
+      const width = 41;
+      const img = new Float32Array(width * 3);
+      img[20 * 3] = 1;
+      gaussianBlur(img, width, 1, sigma);
+      let mass = 0, variance = 0;
+      for (let x = 0; x < width; x++) {
+        mass += img[x * 3];
+        variance += img[x * 3] * (x - 20) ** 2;
+        expect(img[x * 3]).to.be.closeTo(img[(40 - x) * 3], 1e-7); // symmetric
+        expect(img[x * 3 + 1]).to.equal(0); // channels stay apart
+      }
+      expect(mass, `mass at sigma ${sigma}`).to.be.closeTo(1, 1e-5);
+      expect(variance, `variance at sigma ${sigma}`).to.be.closeTo(sigma * sigma, 1e-4);
+    }
+    // Separable: a 2-D impulse blurs to the outer product of the 1-D responses.
+    const size = 15;
+    const img2 = new Float32Array(size * size * 3);
+    img2[(7 * size + 7) * 3] = 1;
+    gaussianBlur(img2, size, size, 1.2);
+    const row = new Float32Array(size * 3);
+    row[7 * 3] = 1;
+    gaussianBlur(row, size, 1, 1.2);
+    for (const [x, y] of [[7, 7], [5, 7], [7, 4], [9, 10]]) {
+      expect(img2[(y * size + x) * 3]).to.be.closeTo(row[x * 3] * row[y * 3], 1e-6);
+    }
   });
 });

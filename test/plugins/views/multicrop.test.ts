@@ -59,6 +59,12 @@ describe('plugins/views: dino and sslight multi-crop samplers', () => {
     });
     expect([s.globalSize, s.localSize, s.nGlobal, s.nLocal]).to.deep.equal([32, 18, 2, 4]);
     expect(s.config.ratio).to.deep.equal([0.5, 2]);
+    // Blur sigmas follow the global view size (224 -> 32 divides DINO's 0.1-2.0 by 7) unless
+    // the reference size is the view size itself.
+    expect(s.config.blurSigma[0]).to.be.closeTo(0.1 / 7, 1e-12);
+    expect(s.config.blurSigma[1]).to.be.closeTo(2 / 7, 1e-12);
+    const absolute = makeSampler('sslight', { global_crop_size: 32, blur_reference_size: 32, blur_sigma: [0.5, 1] });
+    expect(absolute.config.blurSigma).to.deep.equal([0.5, 1]);
     const schema = registry.get('views', 'dino').schema;
     expect(schema.safeParse({ local_crop_sise: 18 }).success, 'typo in a key').to.equal(false);
     expect(schema.safeParse({ global_crop_scale: [0.9, 0.2] }).success, 'low > high').to.equal(false);
