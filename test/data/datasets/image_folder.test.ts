@@ -110,6 +110,23 @@ describe('data/datasets/image_folder: class folders decoded with sharp', () => {
     expect(skipped.map((s) => s[0])).to.deep.equal(['1', '2']);
   });
 
+  it('with cache on, decodes each file once (a deleted file still loads from memory)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-imgcache-'));
+    try {
+      await writeImage(path.join(dir, 'x/one.png'), pattern(3, 3, 5), 3, 3, 3);
+      const cached = make('train', { root: dir, cache: true });
+      const uncached = make('train', { root: dir });
+      const first = await cached.get(0);
+      fs.rmSync(path.join(dir, 'x/one.png'));
+      expect((await cached.get(0)).image).to.equal(first.image);
+      let err: unknown = null;
+      await uncached.get(0).catch((e: unknown) => (err = e));
+      expect(err).to.be.instanceOf(DataError);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('resizes the short side at decode time when resize_short is set', async () => {
     const s = await make('train', { root, resize_short: 8 }).get(0);
     expect([s.image.width, s.image.height]).to.deep.equal([10, 8]);
