@@ -30,7 +30,7 @@ export type ImageFolderOptions = z.output<typeof imageFolderSchema>;
 export function resolveSplitDir(o: ImageFolderOptions, split: 'train' | 'test'): string {
   const root = path.resolve(o.root);
   if (!isDir(root)) {
-    throw new ConfigError('dataset.root', `image folder '${root}' does not exist or is not a directory`);
+    throw new ConfigError('data.root', `image folder '${root}' does not exist or is not a directory`);
   }
   const splitName = split === 'train' ? o.train_dir : o.test_dir;
   const splitDir = path.join(root, splitName);
@@ -38,7 +38,7 @@ export function resolveSplitDir(o: ImageFolderOptions, split: 'train' | 'test'):
   const layout = o.layout === 'auto' ? (hasSplits ? 'split' : 'flat') : o.layout;
   if (layout === 'flat') return root;
   if (!isDir(splitDir)) {
-    throw new ConfigError('dataset.root', `no '${splitName}' folder for the ${split} split under '${root}' (expected ${splitDir}/<class>/*)`);
+    throw new ConfigError('data.root', `no '${splitName}' folder for the ${split} split under '${root}' (expected ${splitDir}/<class>/*)`);
   }
   return splitDir;
 }
@@ -57,7 +57,7 @@ export class ImageFolderDataset implements Dataset {
     this.index = scanClassFolders(this.dir, options.extensions, options.max_per_class);
     if (this.index.files.length === 0) {
       throw new ConfigError(
-        'dataset.root',
+        'data.root',
         `no images (${options.extensions.join(', ')}) in class folders under '${this.dir}'`,
       );
     }
