@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng';
 import { Module } from './module';
 import { kaimingNormal, kaimingUniform, torchDefaultBias, zeros } from './init';
+import { recordMacs } from './macs';
 
 export interface Conv2dOptions {
   stride?: number;
@@ -87,6 +88,8 @@ export class Conv2d extends Module {
       const y = this.depthwise
         ? tf.depthwiseConv2d(x, this.weight as tf.Tensor4D, this.stride, pad, 'NHWC', this.dilation)
         : tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, pad, 'NHWC', this.dilation);
+      const perOutput = (this.depthwise ? 1 : this.inChannels) * this.kernelSize * this.kernelSize;
+      recordMacs(y.size * perOutput);
       return this.bias ? (tf.add(y, this.bias) as tf.Tensor4D) : y;
     });
   }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../core/rng';
 import { Module } from './module';
 import { kaimingUniform, torchDefaultBias, truncNormal, zeros } from './init';
+import { recordMacs } from './macs';
 
 export interface LinearOptions {
   /** Add a bias (torch default true). */
@@ -49,6 +50,7 @@ export class Linear extends Module {
     }
     return tf.tidy((): tf.Tensor2D => {
       const y = tf.matMul(x, this.weight) as tf.Tensor2D;
+      recordMacs(y.size * this.inFeatures);
       return this.bias ? (tf.add(y, this.bias) as tf.Tensor2D) : y;
     });
   }

@@ -4,6 +4,7 @@ import { Rng } from '../../../src/core/rng';
 import { registry } from '../../../src/core/registry';
 import { ensureGradients } from '../../../src/nn/gradients';
 import { moduleStateDict } from '../../../src/nn/state_dict';
+import { countMacs } from '../../../src/nn/macs';
 import { MobileNetV2, makeDivisible } from '../../../plugins/backbones';
 import { backboneRef } from './common';
 
@@ -19,6 +20,18 @@ describe('plugins/backbones/mobilenetv2', () => {
     if (!ref) this.skip();
     expect(net.numParameters()).to.equal(ref!.params); // 2,223,872
     expect(net.featureDim).to.equal(ref!.feature_dim);
+  });
+
+  it('has the reference MAC counts at 32x32 and 96x96 (checks strides and padding, not just widths)', function () {
+    const ref = backboneRef('mobilenet_v2');
+    if (!ref) this.skip();
+    net.eval();
+    for (const [size, expected] of [[32, ref!.macs_32], [96, ref!.macs_96]]) {
+      const x = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
+      expect(countMacs(() => tf.dispose(net.forward(x))), `${size}x${size}`).to.equal(expected);
+      x.dispose();
+    }
+    net.train();
   });
 
   it("rounds channels like torchvision's _make_divisible", () => {

@@ -4,17 +4,22 @@ import { Rng } from '../../../src/core/rng';
 import { registry } from '../../../src/core/registry';
 import { ensureGradients } from '../../../src/nn/gradients';
 import { moduleStateDict } from '../../../src/nn/state_dict';
+import { countMacs } from '../../../src/nn/macs';
 import { BasicBlock, Bottleneck, ResNet } from '../../../plugins/backbones';
 import { backboneRef } from './common';
 
 describe('plugins/backbones/resnet', () => {
   for (const depth of [18, 34, 50] as const) {
-    it(`resnet${depth} has torchvision's parameter count and feature size (reference/backbones.json)`, function () {
+    it(`resnet${depth} has torchvision's parameter count, feature size and MACs at 32x32 (reference/backbones.json)`, function () {
       const ref = backboneRef(`resnet${depth}`);
       if (!ref) this.skip();
       const net = new ResNet({ depth }, new Rng(0));
       expect(net.numParameters()).to.equal(ref!.params);
       expect(net.featureDim).to.equal(ref!.feature_dim);
+      net.eval(); // batch 1 reaches 1x1 maps, where training-mode BN has one value per channel
+      const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+      expect(countMacs(() => tf.dispose(net.forward(x)))).to.equal(ref!.macs_32);
+      x.dispose();
       net.dispose();
     });
   }
