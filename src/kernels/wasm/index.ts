@@ -3,7 +3,11 @@ import { conv2DBackpropFilter } from './conv2d_backprop_filter';
 import { conv2DBackpropInput } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter';
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
+import { batchMatMulKernel } from './batch_mat_mul';
 import { overrideKernel } from './originals';
+import { meanOverBlock, sumOverBlock } from './reduce_block';
+import { ensureRelu6Gradient } from './relu6_grad';
+import { sliceKernel } from './slice';
 
 let registered = false;
 
@@ -13,19 +17,30 @@ export const WASM_TRAINING_KERNELS = [
   'Conv2DBackpropInput',
   'DepthwiseConv2dNativeBackpropInput',
   'DepthwiseConv2dNativeBackpropFilter',
+  'Sum',
+  'Mean',
+  'BatchMatMul',
+  'Slice',
 ] as const;
 
 /**
  * Registers the training kernels the wasm backend lacks (or ships as scalar loops), composed from
- * its XNNPACK kernels. Idempotent; safe before or after the wasm backend is initialised.
+ * its XNNPACK kernels, and a faster Relu6 gradient on wasm. Idempotent; safe before or after the
+ * wasm backend is initialised. Call it again after registering gradients late: it re-applies the
+ * Relu6 gradient if the registration replaced it.
  */
 export function registerWasmTrainingKernels(): void {
+  ensureRelu6Gradient();
   if (registered) return;
   const fns: Record<(typeof WASM_TRAINING_KERNELS)[number], unknown> = {
     Conv2DBackpropFilter: conv2DBackpropFilter,
     Conv2DBackpropInput: conv2DBackpropInput,
     DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
     DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dNativeBackpropFilter,
+    Sum: sumOverBlock,
+    Mean: meanOverBlock,
+    BatchMatMul: batchMatMulKernel,
+    Slice: sliceKernel,
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   registered = true;
