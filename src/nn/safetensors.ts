@@ -170,3 +170,8 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (expect !== dataLen) throw new SafetensorsError(`tensors cover ${expect} of ${dataLen} data bytes`);
   return { tensors, metadata };
 }
+
+/** Aliases under the names the checkpoint store uses. */
+export const encodeSafetensors = serializeSafetensors;
+export const decodeSafetensors = parseSafetensors;
+export type SafetensorsEntry = SafeTensor;
