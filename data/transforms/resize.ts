@@ -100,10 +100,12 @@ export function resizedCrop(
         g += src[p + 1] * w;
         b += src[p + 2] * w;
       }
+      // PIL clamps between the passes too (its intermediate image is uint8); it matters for
+      // bicubic overshoot on high-contrast edges.
       const t = tmpBase + o * 3;
-      tmp[t] = r;
-      tmp[t + 1] = g;
-      tmp[t + 2] = b;
+      tmp[t] = r < 0 ? 0 : r > 1 ? 1 : r;
+      tmp[t + 1] = g < 0 ? 0 : g > 1 ? 1 : g;
+      tmp[t + 2] = b < 0 ? 0 : b > 1 ? 1 : b;
     }
   }
   // Vertical pass: accumulate whole rows per tap, so memory is read in order.
