@@ -36,7 +36,13 @@ export function accumulate(e: EvalResult): Accumulated {
   const nG = e.gtId.length;
   const recThrs = Float64Array.from(p.recThrs);
 
+  // Hot arrays as locals: property lookups inside the inner loops cost more than the work.
+  const { dtRank, dtIgnore, dtMatch, gtId, gtIgnore } = e;
+  const score = e.dtScore;
+  const KAM = K * A * M;
+  const npigA = new Int32Array(A);
   let order = new Int32Array(64);
+  let sel = new Int32Array(64);
   let rc = new Float64Array(64);
   let pr = new Float64Array(64);
   let ss = new Float64Array(64);
@@ -49,55 +55,67 @@ export function accumulate(e: EvalResult): Accumulated {
     if (order.length < n) {
       const cap = Math.max(n, order.length * 2);
       order = new Int32Array(cap);
+      sel = new Int32Array(cap);
       rc = new Float64Array(cap);
       pr = new Float64Array(cap);
       ss = new Float64Array(cap);
     }
     const ord = order.subarray(0, n);
     for (let j = 0; j < n; j++) ord[j] = d0 + j;
-    const score = e.dtScore;
     ord.sort((x, y) => score[y] - score[x] || x - y);
-
+    let anyGt = false;
     for (let a = 0; a < A; a++) {
       let npig = 0;
-      for (let s = g0; s < g1; s++) if (e.gtIgnore[a * nG + s] === 0) npig++;
-      if (npig === 0) continue;
-      for (let m = 0; m < M; m++) {
-        const maxDet = maxDets[m];
+      for (let s = g0; s < g1; s++) if (gtIgnore[a * nG + s] === 0) npig++;
+      npigA[a] = npig;
+      if (npig > 0) anyGt = true;
+    }
+    if (!anyGt) continue;
+
+    for (let m = 0; m < M; m++) {
+      // The detections kept at this maxDet, in the global score order.
+      const maxDet = maxDets[m];
+      let nd = 0;
+      for (let j = 0; j < n; j++) {
+        const s = ord[j];
+        if (dtRank[s] < maxDet) {
+          sel[nd] = s;
+          ss[nd] = score[s];
+          nd++;
+        }
+      }
+      for (let a = 0; a < A; a++) {
+        const npig = npigA[a];
+        if (npig === 0) continue;
+        const ki = (k * A + a) * M + m;
         for (let t = 0; t < T; t++) {
           const base = (a * T + t) * nD;
           let tp = 0;
           let fp = 0;
-          let nd = 0;
-          for (let j = 0; j < n; j++) {
-            const s = ord[j];
-            if (e.dtRank[s] >= maxDet) continue;
-            if (!e.dtIgnore[base + s]) {
-              const ms = e.dtMatch[base + s];
-              if (ms >= 0 && e.gtId[ms] !== 0) tp++;
+          for (let j = 0; j < nd; j++) {
+            const s = sel[j];
+            if (!dtIgnore[base + s]) {
+              const ms = dtMatch[base + s];
+              if (ms >= 0 && gtId[ms] !== 0) tp++;
               else fp++;
             }
-            rc[nd] = tp / npig;
-            pr[nd] = tp / (fp + tp + EPS);
-            ss[nd] = score[s];
-            nd++;
+            rc[j] = tp / npig;
+            pr[j] = tp / (fp + tp + EPS);
           }
-          const ki = ((k * A + a) * M + m);
-          recall[t * K * A * M + ki] = nd ? rc[nd - 1] : 0;
+          recall[t * KAM + ki] = nd ? rc[nd - 1] : 0;
           for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
           for (let r = 0; r < R; r++) {
             const pi = searchLeft(rc, nd, recThrs[r]);
-            const o = (t * R + r) * K * A * M + ki;
             if (pi >= nd) {
               // pycocotools stops filling at the first threshold past the end (rest stay 0).
               for (let r2 = r; r2 < R; r2++) {
-                precision[(t * R + r2) * K * A * M + ki] = 0;
-                scores[(t * R + r2) * K * A * M + ki] = 0;
+                precision[(t * R + r2) * KAM + ki] = 0;
+                scores[(t * R + r2) * KAM + ki] = 0;
               }
               break;
             }
-            precision[o] = pr[pi];
-            scores[o] = ss[pi];
+            precision[(t * R + r) * KAM + ki] = pr[pi];
+            scores[(t * R + r) * KAM + ki] = ss[pi];
           }
         }
       }

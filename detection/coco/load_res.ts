@@ -12,7 +12,7 @@ import type { COCO } from './coco';
 import { CocoFormatError } from './errors';
 import { isRleObject, toRle } from './mask';
 import { rleArea, rleToBbox } from './rle';
-import type { CocoAnnotation, CocoDataset } from './types';
+import type { CocoAnnotation, CocoDataset, Segmentation } from './types';
 
 type ResultKind = 'bbox' | 'segm' | 'keypoints';
 
@@ -33,33 +33,35 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
   const anns: CocoAnnotation[] = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const rec = list[i] as Record<string, unknown>;
-    const name = `${where}[${i}]`;
+    const name = () => `${where}[${i}]`; // built only for an error message
     checkCommon(gt, rec, name);
-    const ann = { ...rec } as CocoAnnotation;
+    // One object literal per kind keeps the records' shapes uniform (fast property access later).
+    const base = { id: i + 1, image_id: rec.image_id as number, category_id: rec.category_id as number, score: rec.score as number };
+    let ann: CocoAnnotation;
     if (kind === 'bbox') {
-      if (!isBox(rec.bbox)) throw new CocoFormatError(name, `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
+      if (!isBox(rec.bbox)) throw new CocoFormatError(name(), `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
       const [x, y, w, h] = rec.bbox;
       const x1 = x;
       const x2 = x + w;
       const y1 = y;
       const y2 = y + h;
-      if (!('segmentation' in rec)) ann.segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]];
-      ann.area = w * h;
-      ann.iscrowd = 0;
+      const segmentation = 'segmentation' in rec ? (rec.segmentation as Segmentation) : [[x1, y1, x1, y2, x2, y2, x2, y1]];
+      ann = { ...base, bbox: rec.bbox, segmentation, area: w * h, iscrowd: 0 };
     } else if (kind === 'segm') {
       const s = rec.segmentation;
       if (!isRleObject(s) || typeof s.counts !== 'string' || !isSize(s.size)) {
-        throw new CocoFormatError(name, '"segmentation" of a mask result must be a compressed RLE {"size": [h, w], "counts": "<string>"}');
+        throw new CocoFormatError(name(), '"segmentation" of a mask result must be a compressed RLE {"size": [h, w], "counts": "<string>"}');
       }
       const r = toRle(s);
-      ann.area = rleArea(r);
-      if (!('bbox' in rec)) ann.bbox = rleToBbox(r);
-      else if (!isBox(rec.bbox)) throw new CocoFormatError(name, `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
-      ann.iscrowd = 0;
+      let bbox: number[];
+      if (!('bbox' in rec)) bbox = rleToBbox(r);
+      else if (isBox(rec.bbox)) bbox = rec.bbox;
+      else throw new CocoFormatError(name(), `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
+      ann = { ...base, bbox, segmentation: s, area: rleArea(r), iscrowd: 0 };
     } else {
       const k = rec.keypoints;
       if (!Array.isArray(k) || k.length < 3 || !k.every(isNum)) {
-        throw new CocoFormatError(name, '"keypoints" must be a list of x, y, v triples');
+        throw new CocoFormatError(name(), '"keypoints" must be a list of x, y, v triples');
       }
       let x0 = Infinity;
       let x1 = -Infinity;
@@ -73,10 +75,10 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
         y0 = Math.min(y0, k[j]);
         y1 = Math.max(y1, k[j]);
       }
-      ann.area = (x1 - x0) * (y1 - y0);
-      ann.bbox = [x0, y0, x1 - x0, y1 - y0];
+      ann = { ...base, keypoints: k, bbox: [x0, y0, x1 - x0, y1 - y0], area: (x1 - x0) * (y1 - y0) };
     }
-    ann.id = i + 1;
+    // Any other keys of the record travel along unchanged.
+    for (const key in rec) if (!(key in ann)) ann[key] = rec[key];
     anns[i] = ann;
   }
   out.annotations = anns;
@@ -95,19 +97,19 @@ function resultKind(first: unknown, name: string): ResultKind {
   throw new CocoFormatError(name, 'result has none of "bbox", "segmentation", "keypoints"');
 }
 
-function checkCommon(gt: COCO, rec: Record<string, unknown>, name: string): void {
+function checkCommon(gt: COCO, rec: Record<string, unknown>, name: () => string): void {
   if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
-    throw new CocoFormatError(name, 'each result must be an object like {"image_id", "category_id", "bbox", "score"}');
+    throw new CocoFormatError(name(), 'each result must be an object like {"image_id", "category_id", "bbox", "score"}');
   }
-  if (!('image_id' in rec)) throw new CocoFormatError(name, 'missing "image_id"');
-  if (!isNum(rec.image_id)) throw new CocoFormatError(name, `"image_id" must be a number, got ${brief(rec.image_id)}`);
+  if (!('image_id' in rec)) throw new CocoFormatError(name(), 'missing "image_id"');
+  if (!isNum(rec.image_id)) throw new CocoFormatError(name(), `"image_id" must be a number, got ${brief(rec.image_id)}`);
   if (!gt.imgs.has(rec.image_id)) {
-    throw new CocoFormatError(name, `image_id ${rec.image_id} is not an image of the ground truth (results do not correspond to this COCO set)`);
+    throw new CocoFormatError(name(), `image_id ${rec.image_id} is not an image of the ground truth (results do not correspond to this COCO set)`);
   }
-  if (!('category_id' in rec)) throw new CocoFormatError(name, 'missing "category_id"');
-  if (!isNum(rec.category_id)) throw new CocoFormatError(name, `"category_id" must be a number, got ${brief(rec.category_id)}`);
-  if (!('score' in rec)) throw new CocoFormatError(name, 'missing "score"');
-  if (!isNum(rec.score)) throw new CocoFormatError(name, `"score" must be a finite number, got ${brief(rec.score)}`);
+  if (!('category_id' in rec)) throw new CocoFormatError(name(), 'missing "category_id"');
+  if (!isNum(rec.category_id)) throw new CocoFormatError(name(), `"category_id" must be a number, got ${brief(rec.category_id)}`);
+  if (!('score' in rec)) throw new CocoFormatError(name(), 'missing "score"');
+  if (!isNum(rec.score)) throw new CocoFormatError(name(), `"score" must be a finite number, got ${brief(rec.score)}`);
 }
 
 function brief(x: unknown): string {

@@ -1,7 +1,8 @@
 /**
  * COCOeval.summarize: the 12 standard detection numbers (10 for keypoints) and pycocotools'
- * printed lines. Means are numpy's: pairwise summation over the selected values in C order,
- * so the stats agree bit for bit, not only to rounding.
+ * printed lines. Means are computed as numpy computes them (pairwise summation inside blocks of
+ * 8192 values, its iterator's buffer size, blocks added in order), so the stats agree bit for
+ * bit with numpy 1.24, not only to rounding.
  */
 import type { Accumulated } from './accumulate';
 import type { Params } from './params';
@@ -30,6 +31,14 @@ export function pairwiseSum(a: ArrayLike<number>, lo: number, n: number): number
   let n2 = Math.floor(n / 2);
   n2 -= n2 % 8;
   return pairwiseSum(a, lo, n2) + pairwiseSum(a, lo + n2, n - n2);
+}
+
+/** numpy.sum of a contiguous float64 array: pairwise within 8192-value blocks, blocks in sequence. */
+export function numpySum(a: ArrayLike<number>): number {
+  const BLOCK = 8192;
+  let s = 0;
+  for (let lo = 0; lo < a.length; lo += BLOCK) s += pairwiseSum(a, lo, Math.min(BLOCK, a.length - lo));
+  return s;
 }
 
 /** Python's '{:0.3f}': round half to even on the exact binary value (JS toFixed rounds ties up). */
@@ -83,7 +92,7 @@ export function summarizeOne(acc: Accumulated, p: Params, q: Query): SummaryLine
       if (v > -1) vals.push(v);
     }
   }
-  const value = vals.length === 0 ? -1 : pairwiseSum(vals, 0, vals.length) / vals.length;
+  const value = vals.length === 0 ? -1 : numpySum(vals) / vals.length;
   const title = ap ? 'Average Precision' : 'Average Recall';
   const type = ap ? '(AP)' : '(AR)';
   const iouStr = iouThr === undefined ? `${fmt2(p.iouThrs[0])}:${fmt2(p.iouThrs[p.iouThrs.length - 1])}` : fmt2(iouThr);
