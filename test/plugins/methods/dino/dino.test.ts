@@ -192,6 +192,20 @@ describe('plugins/methods/dino/dino', function () {
     d.dispose();
   });
 
+  it('works with two global views and no local views (only global-global pairs)', () => {
+    const d = makeDino({ alpha: 0.4 }, { nLocal: 0 });
+    const batch = makeBatch(8, 0);
+    const metrics: Record<string, number> = {};
+    const loss = d.loss(batch, ctxAt(0, 5, metrics));
+    expect(Number.isFinite(loss.dataSync()[0])).to.equal(true);
+    d.afterStep(ctxAt(0, 5, metrics));
+    expect(metrics.loss_gl).to.equal(0);
+    expect(metrics.loss_gg).to.be.closeTo(loss.dataSync()[0], 1e-5);
+    tf.dispose(loss);
+    disposeBatch(batch);
+    d.dispose();
+  });
+
   it('momentum follows the cosine schedule 0.996 -> 1 over the run', () => {
     const d = makeDino({}, { epochs: 4, stepsPerEpoch: 5 });
     expect(d.momentumAt(0)).to.equal(0.996);
