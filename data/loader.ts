@@ -1,12 +1,11 @@
-import type { BatchSource, Dataset, ImageViews, Sample, ViewBatch, ViewSampler } from '../src/core/interfaces';
-import { DataError } from '../src/core/errors';
-import { Rng, type RngState } from '../src/core/rng';
+import type { BatchSource, Dataset, ImageViews, ViewBatch, ViewSampler } from '../src/core/interfaces';
+import type { Rng, RngState } from '../src/core/rng';
 import { meanPixelScale, meanPsRatio } from '../plugins/views/ps_ratio';
 import { toViewBatch, type HostBatch } from './host_batch';
 import { deriveRng, seedState } from './seed';
+import { forEachLimited, ReadableItems, type SkipHandler } from './readable';
 
-/** Called once per unreadable item: its source, why, and how many are known bad so far. */
-export type SkipHandler = (source: string, reason: string, total: number) => void;
+export type { SkipHandler } from './readable';
 
 export interface ViewLoaderOptions {
   /** Drop the last partial batch (default true), so every step sees batchSize images. */
@@ -42,8 +41,7 @@ export class ViewLoader implements BatchSource {
   private readonly dropLast: boolean;
   private readonly prefetch: number;
   private readonly concurrency: number;
-  private readonly onSkip?: SkipHandler;
-  private readonly bad = new Map<number, string>();
+  private readonly items: ReadableItems;
   private permCache: { epoch: number; order: Int32Array } | null = null;
   private closed = false;
 
@@ -60,7 +58,7 @@ export class ViewLoader implements BatchSource {
     this.dropLast = options.dropLast ?? true;
     this.prefetch = Math.max(0, options.prefetch ?? 2);
     this.concurrency = Math.max(1, options.concurrency ?? 16);
-    this.onSkip = options.onSkip;
+    this.items = new ReadableItems(dataset, options.onSkip);
     const n = dataset.length;
     this.stepsPerEpoch = this.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
     if (this.stepsPerEpoch === 0) {
@@ -70,7 +68,7 @@ export class ViewLoader implements BatchSource {
 
   /** Items found unreadable so far. */
   get skippedCount(): number {
-    return this.bad.size;
+    return this.items.skippedCount;
   }
 
   /** The shuffled order of epoch e. */
@@ -113,7 +111,7 @@ export class ViewLoader implements BatchSource {
     let replaced = 0;
 
     const fillSlot = async (slot: number): Promise<void> => {
-      const { sample, index } = await this.getReadable(wanted[slot]);
+      const { sample, index } = await this.items.get(wanted[slot]);
       if (index !== wanted[slot]) replaced++;
       const views = s.sample(sample.image, deriveRng(this.base, BATCH, epoch, k, slot));
       if (views.globals.length !== s.nGlobal || views.locals.length !== s.nLocal) {
@@ -126,12 +124,7 @@ export class ViewLoader implements BatchSource {
       scales[slot] = views;
     };
 
-    // A fixed pool of workers pulling slots bounds the decodes in flight.
-    let nextSlot = 0;
-    const worker = async (): Promise<void> => {
-      while (nextSlot < b) await fillSlot(nextSlot++);
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, b) }, worker));
+    await forEachLimited(b, this.concurrency, fillSlot);
 
     const ratio = meanPsRatio(scales);
     if (Number.isFinite(ratio)) host.stats.ps_ratio = ratio;
@@ -174,24 +167,5 @@ export class ViewLoader implements BatchSource {
   close(): void {
     this.closed = true;
     this.permCache = null;
-  }
-
-  /** Load item i, or the next readable one in dataset order; reports each bad item once. */
-  private async getReadable(start: number): Promise<{ sample: Sample; index: number }> {
-    const n = this.dataset.length;
-    for (let probe = 0; probe < n; probe++) {
-      const index = (start + probe) % n;
-      if (this.bad.has(index)) continue;
-      try {
-        return { sample: await this.dataset.get(index), index };
-      } catch (err) {
-        if (!(err instanceof DataError)) throw err;
-        if (!this.bad.has(index)) {
-          this.bad.set(index, err.reason);
-          this.onSkip?.(err.source, err.reason, this.bad.size);
-        }
-      }
-    }
-    throw new DataError(this.dataset.name, `none of its ${n} items could be read`);
   }
 }
