@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { assertPadWithinFilter, convGeometry, dilateTo } from './grid';
 import { matMul2D } from './matmul2d';
+import { reverseTaps } from './heap_slice';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
 import { transposedConv } from './transposed_conv';
 
@@ -28,7 +29,7 @@ export function conv2DBackpropInput(args: WasmKernelArgs): tf.TensorInfo {
       return dilateTo(s, g, sh, sw, h, w);
     }
     // Rotated filter [kh, kw, co, ci].
-    const wRot = s.run('Reverse', { x: s.transpose(filter, [0, 1, 3, 2]) }, { dims: [0, 1] });
+    const wRot = s.track(reverseTaps(backend, s.transpose(filter, [0, 1, 3, 2])));
     // dyd has OH*s rows (the last s-1 of them zero); the conv pads it to H + KH - 1 rows.
     const dyd = sh === 1 && sw === 1 ? dy : dilateTo(s, dy, sh, sw, oh * sh, ow * sw);
     return transposedConv(s, 'Conv2D', dyd, wRot, h, w, kh - 1 - top, kw - 1 - left);

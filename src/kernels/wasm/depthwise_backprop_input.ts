@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { assertPadWithinFilter, convGeometry, dilateTo } from './grid';
+import { reverseTaps } from './heap_slice';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
 import { transposedConv } from './transposed_conv';
 
@@ -23,7 +24,7 @@ export function depthwiseConv2dNativeBackpropInput(args: WasmKernelArgs): tf.Ten
   return withScratch(backend, (s) => {
     const one = (dyq: tf.TensorInfo, wq: tf.TensorInfo): tf.TensorInfo => {
       const dyd = sh === 1 && sw === 1 ? dyq : dilateTo(s, dyq, sh, sw, oh * sh, ow * sw);
-      const wRot = s.run('Reverse', { x: wq }, { dims: [0, 1] });
+      const wRot = s.track(reverseTaps(backend, wq));
       return transposedConv(s, 'DepthwiseConv2dNative', dyd, wRot, h, w, kh - 1 - top, kw - 1 - left);
     };
     if (m === 1) return one(dy, filter);

@@ -44,3 +44,22 @@ export function sliceOnHeap(backend: BackendWasm, x: TensorInfo, begin: number[]
   }
   return out;
 }
+
+/**
+ * Rotates a filter [KH, KW, ...] by 180 degrees (reverses the KH*KW taps), copying each tap's
+ * contiguous block on the heap; the shipped Reverse kernel moves one element at a time.
+ */
+export function reverseTaps(backend: BackendWasm, w: TensorInfo): TensorInfo {
+  const [kh, kw] = w.shape;
+  const taps = kh * kw;
+  const block = (tf.util.sizeFromShape(w.shape) / taps) * tf.util.bytesPerElement(w.dtype);
+  const out = backend.makeOutput(w.shape.slice(), w.dtype);
+  const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
+  const src = backend.getMemoryOffset(w.dataId);
+  const dst = backend.getMemoryOffset(out.dataId);
+  for (let t = 0; t < taps; t++) {
+    const from = src + (taps - 1 - t) * block;
+    heap.copyWithin(dst + t * block, from, from + block);
+  }
+  return out;
+}

@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '../src/core/backend';
+import { baseKernel } from '../src/kernels/wasm/originals';
+
+/**
+ * Micro-benchmark of the heavy training kernels on wasm (1 thread) at MobileNetV2 shapes for
+ * 64x64 inputs, batch 32. Each entry: best-of-N milliseconds and GFLOP/s (2 x multiply-adds).
+ */
+
+interface KernelCase {
+  name: string;
+  kernel: string;
+  /** Builds the inputs (fresh tensors) and attrs. */
+  inputs: () => Record<string, tf.Tensor>;
+  attrs: Record<string, unknown>;
+  macs: number;
+  /** Call the shipped wasm kernel instead of ours (for comparison). */
+  shipped?: boolean;
+  reps?: number;
+}
+
+export interface KernelTiming {
+  kernel: string;
+  ms: number;
+  gflops: number;
+  shapes: string;
+}
+
+const B = 32;
+
+function convCases(): KernelCase[] {
+  const cases: KernelCase[] = [];
+  const conv = (tag: string, h: number, ci: number, co: number, k: number, s: number, grads: Array<'input' | 'filter'>) => {
+    const oh = Math.ceil(h / s);
+    const macs = B * oh * oh * k * k * ci * co;
+    const x = () => tf.randomNormal([B, h, h, ci]);
+    const w = () => tf.randomNormal([k, k, ci, co]);
+    const dy = () => tf.randomNormal([B, oh, oh, co]);
+    const common = { strides: [s, s], pad: 'same', dataFormat: 'NHWC' };
+    cases.push({ name: `conv${k}x${k} ${tag} fwd`, kernel: 'Conv2D', inputs: () => ({ x: x(), filter: w() }), attrs: { ...common, dilations: [1, 1] }, macs });
+    if (grads.includes('input')) {
+      cases.push({ name: `conv${k}x${k} ${tag} backprop input`, kernel: 'Conv2DBackpropInput', inputs: () => ({ dy: dy(), filter: w() }), attrs: { ...common, inputShape: [B, h, h, ci] }, macs });
+    }
+    if (grads.includes('filter')) {
+      cases.push({ name: `conv${k}x${k} ${tag} backprop filter`, kernel: 'Conv2DBackpropFilter', inputs: () => ({ x: x(), dy: dy() }), attrs: { ...common, filterShape: [k, k, ci, co] }, macs });
+    }
+  };
+  conv('stem 64x64 3->32 s2', 64, 3, 32, 3, 2, ['filter']);
+  conv('expand 16x16 24->144', 16, 24, 144, 1, 1, ['input', 'filter']);
+  conv('project 16x16 144->24', 16, 144, 24, 1, 1, ['input', 'filter']);
+  conv('3x3 16x16 64->64', 16, 64, 64, 3, 1, ['input', 'filter']);
+  const dw = (tag: string, h: number, c: number, s: number) => {
+    const oh = Math.ceil(h / s);
+    const macs = B * oh * oh * 9 * c;
+    const x = () => tf.randomNormal([B, h, h, c]);
+    const w = () => tf.randomNormal([3, 3, c, 1]);
+    const dy = () => tf.randomNormal([B, oh, oh, c]);
+    const common = { strides: [s, s], pad: 'same', dilations: [1, 1] };
+    cases.push({ name: `dw3x3 ${tag} fwd`, kernel: 'DepthwiseConv2dNative', inputs: () => ({ x: x(), filter: w() }), attrs: common, macs });
+    cases.push({ name: `dw3x3 ${tag} backprop input`, kernel: 'DepthwiseConv2dNativeBackpropInput', inputs: () => ({ dy: dy(), filter: w() }), attrs: { ...common, inputShape: [B, h, h, c] }, macs });
+    cases.push({ name: `dw3x3 ${tag} backprop filter`, kernel: 'DepthwiseConv2dNativeBackpropFilter', inputs: () => ({ x: x(), dy: dy() }), attrs: { ...common, filterShape: [3, 3, c, 1] }, macs });
+  };
+  dw('32x32x96 s2', 32, 96, 2);
+  dw('32x32x32 s1', 32, 32, 1);
+  dw('16x16x144 s1', 16, 144, 1);
+  // The shipped scalar-loop kernels we replace, for comparison (one repetition: they are slow).
+  cases.push({
+    name: 'conv1x1 expand 16x16 24->144 backprop input (shipped)',
+    kernel: 'Conv2DBackpropInput',
+    inputs: () => ({ dy: tf.randomNormal([B, 16, 16, 144]), filter: tf.randomNormal([1, 1, 24, 144]) }),
+    attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: [B, 16, 16, 24] },
+    macs: B * 16 * 16 * 24 * 144,
+    shipped: true,
+    reps: 1,
+  });
+  return cases;
+}
+
+function reductionCases(): KernelCase[] {
+  const shape = [B, 32, 32, 96];
+  const make = (shipped: boolean): KernelCase => ({
+    name: `sum over N,H,W of ${shape.join('x')}${shipped ? ' (shipped)' : ''}`,
+    kernel: 'Sum',
+    inputs: () => ({ x: tf.randomNormal(shape) }),
+    attrs: { axis: [0, 1, 2], keepDims: false },
+    macs: tf.util.sizeFromShape(shape) / 2, // one add per element
+    shipped,
+    reps: shipped ? 2 : undefined,
+  });
+  return [make(false), make(true)];
+}
+
+function timeCase(c: KernelCase): KernelTiming {
+  const inputs = c.inputs();
+  const backend = tf.backend();
+  const run = (): void => {
+    if (c.shipped) {
+      const infos = Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { dataId: t.dataId, shape: t.shape, dtype: t.dtype }]));
+      const out = baseKernel(c.kernel).kernelFunc({ inputs: infos, backend, attrs: c.attrs as tf.NamedAttrMap }) as tf.TensorInfo;
+      backend.disposeData(out.dataId);
+    } else {
+      (tf.engine().runKernel(c.kernel, inputs as tf.NamedTensorMap, c.attrs as tf.NamedAttrMap) as tf.Tensor).dispose();
+    }
+  };
+  run(); // warm-up: operator creation, heap growth
+  let best = Infinity;
+  const reps = c.reps ?? 5;
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    run();
+    best = Math.min(best, performance.now() - t0);
+  }
+  const shapes = Object.entries(inputs)
+    .map(([k, t]) => `${k}[${t.shape.join(',')}]`)
+    .join(' ');
+  for (const t of Object.values(inputs)) t.dispose();
+  return { kernel: c.kernel, ms: Number(best.toFixed(2)), gflops: Number(((2 * c.macs) / best / 1e6).toFixed(2)), shapes };
+}
+
+/** Times the kernels on wasm; restores the previously active backend afterwards. */
+export async function runKernelBench(): Promise<Record<string, unknown>> {
+  const previous = tf.getBackend();
+  await selectBackend('wasm');
+  const results: Record<string, KernelTiming> = {};
+  try {
+    for (const c of [...convCases(), ...reductionCases()]) results[c.name] = timeCase(c);
+  } finally {
+    if (previous && previous !== 'wasm') await tf.setBackend(previous);
+  }
+  return { backend: 'wasm', threads: 1, batch: B, input: '64x64 MobileNetV2 shapes', results };
+}
+
+if (require.main === module) {
+  runKernelBench().then((r) => console.log(JSON.stringify(r, null, 2)));
+}
