@@ -5,6 +5,7 @@
  *       [--use-cats 0|1] [--max-dets 1,10,100] [--img-ids 1,2,3] [--cat-ids 1,3] [--json OUT.json]
  *
  * Prints the 12 summary lines as pycocotools does; --json also writes {"iouType", "stats"}.
+ * (--iou-type keypoints is accepted as well and gives pycocotools' 10 keypoint stats.)
  * Exit codes: 0 ok, 2 bad usage or malformed input (the message names the flag, file or record).
  * Parses a plain argv array itself so it can be wired into any command front end.
  */
@@ -69,7 +70,10 @@ export function parseCocoEvalArgs(argv: readonly string[]): CocoEvalOptions {
   if (!gt) throw new UsageError('--gt is required');
   if (!dt) throw new UsageError('--dt is required');
   if (!iouType) throw new UsageError('--iou-type is required');
-  if (iouType !== 'bbox' && iouType !== 'segm') throw new UsageError(`--iou-type must be bbox or segm, got '${iouType}'`);
+  // keypoints works too (10 stats, pycocotools' keypoint summary), beyond the documented bbox|segm.
+  if (iouType !== 'bbox' && iouType !== 'segm' && iouType !== 'keypoints') {
+    throw new UsageError(`--iou-type must be bbox or segm (or keypoints), got '${iouType}'`);
+  }
   const opts: CocoEvalOptions = { gt, dt, iouType };
   const useCats = vals.get('--use-cats');
   if (useCats !== undefined) {

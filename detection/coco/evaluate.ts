@@ -8,6 +8,7 @@
 import type { COCO } from './coco';
 import { CocoFormatError } from './errors';
 import { bboxIouInto, rleIouRefine } from './iou';
+import { oksInto } from './oks';
 import type { Params } from './params';
 import { Rle, rleToBboxInto } from './rle';
 import type { CocoAnnotation } from './types';
@@ -49,9 +50,6 @@ interface Table {
 
 /** Runs the evaluation; `p` must already be normalised (see COCOeval.evaluate). */
 export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
-  if (p.iouType !== 'bbox' && p.iouType !== 'segm') {
-    throw new Error(`evaluation for iouType '${p.iouType}' is not implemented (bbox and segm are)`);
-  }
   const useCats = !!p.useCats;
   const catIds = useCats ? p.catIds : [-1];
   const imgIds = p.imgIds;
@@ -66,6 +64,7 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
   const nG = gt.anns.length;
   const nD = dt.anns.length;
 
+  const kps = p.iouType === 'keypoints';
   // Flat per-annotation data.
   const gtId = new Float64Array(nG);
   const gtArea = new Float64Array(nG);
@@ -78,6 +77,10 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
     if (!('iscrowd' in g)) throw new CocoFormatError(annName('ground truth', g), 'missing "iscrowd" (0 or 1)');
     const c = g.iscrowd as unknown;
     gtIgnoreBase[s] = c ? 1 : 0; // pycocotools: ignore = iscrowd (truthy)
+    if (kps) {
+      if (typeof g.num_keypoints !== 'number') throw new CocoFormatError(annName('ground truth', g), 'missing numeric "num_keypoints"');
+      if (g.num_keypoints === 0) gtIgnoreBase[s] = 1; // keypoints: gts without keypoints are ignored too
+    }
     gtCrowd[s] = Math.trunc(Number(c)) !== 0 ? 1 : 0; // and int(iscrowd) for the IoU
   }
   const dtId = new Float64Array(nD);
@@ -105,8 +108,11 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
     for (let s = 0; s < nD; s++) rleToBboxInto(dtRle[s], dtBox, s * 4);
   } else {
     fillBoxes(gt.anns, gtBox, 'ground truth');
-    fillBoxes(dt.anns, dtBox, 'detection');
+    if (!kps) fillBoxes(dt.anns, dtBox, 'detection');
   }
+  const nK = p.kptOksSigmas.length;
+  const gtKps = kps ? fillKeypoints(gt.anns, nK, 'ground truth') : new Float64Array(0);
+  const dtKps = kps ? fillKeypoints(dt.anns, nK, 'detection') : new Float64Array(0);
 
   const thr = new Float64Array(T);
   for (let t = 0; t < T; t++) thr[t] = Math.min(p.iouThrs[t], 1 - 1e-10);
@@ -123,11 +129,16 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
     const d0 = dt.start[c];
     const D = dt.start[c + 1] - d0;
     if (G === 0 && D === 0) continue;
-    const haveIous = G > 0 && D > 0;
+    // pycocotools' computeOks reads the (img, -1) cell when useCats=0, which is empty: no matches.
+    const haveIous = G > 0 && D > 0 && !(kps && !useCats);
     if (haveIous) {
       if (ious.length < G * D) ious = new Float64Array(Math.max(G * D, ious.length * 2));
-      bboxIouInto(dtBox, D, gtBox, G, gtCrowd, ious, d0, g0);
-      if (segm) rleIouRefine(dtRle, d0, D, gtRle, g0, G, gtCrowd, ious);
+      if (kps) {
+        oksInto(dtKps, d0, D, gtKps, gtBox, gtArea, g0, G, p.kptOksSigmas, ious);
+      } else {
+        bboxIouInto(dtBox, D, gtBox, G, gtCrowd, ious, d0, g0);
+        if (segm) rleIouRefine(dtRle, d0, D, gtRle, g0, G, gtCrowd, ious);
+      }
     }
     for (let a = 0; a < A; a++) {
       const lo = p.areaRng[a][0];
@@ -314,6 +325,18 @@ function fillBoxes(anns: CocoAnnotation[], out: Float64Array, what: string): voi
     }
     for (let j = 0; j < 4; j++) out[s * 4 + j] = b[j];
   }
+}
+
+function fillKeypoints(anns: CocoAnnotation[], k: number, what: string): Float64Array {
+  const out = new Float64Array(anns.length * 3 * k);
+  for (let s = 0; s < anns.length; s++) {
+    const kp = anns[s].keypoints;
+    if (!Array.isArray(kp) || kp.length !== 3 * k) {
+      throw new CocoFormatError(annName(what, anns[s]), `"keypoints" must hold ${k} x, y, v triples (${3 * k} numbers)`);
+    }
+    for (let j = 0; j < 3 * k; j++) out[s * 3 * k + j] = kp[j];
+  }
+  return out;
 }
 
 function numberField(a: CocoAnnotation, key: 'area' | 'score', what: string): number {

@@ -296,6 +296,52 @@ def run_eval(name, data, gt, res, iou_type, params=None, n_evalimgs=12, n_prec=3
     }
 
 
+def make_kps_case(seed, n_img):
+    """Person keypoints: 17 points, some invisible; gts without keypoints; crowd regions."""
+    rng = random.Random(seed)
+    images, anns, res = [], [], []
+    aid = 1
+    for i in range(n_img):
+        iid = 50 + i
+        W, H = rng.randint(200, 640), rng.randint(200, 640)
+        images.append({'id': iid, 'width': W, 'height': H})
+        for _ in range(0 if i == 3 else rng.randint(1, 6)):
+            b = random_box(rng, W, H)
+            crowd = 1 if rng.random() < 0.08 else 0
+            kps, nk = [], 0
+            no_kps = rng.random() < 0.15
+            for _ in range(17):
+                if no_kps or rng.random() < 0.25:
+                    kps += [0, 0, 0]
+                else:
+                    kps += [r2(b[0] + rng.random() * b[2]), r2(b[1] + rng.random() * b[3]), rng.choice([1, 2])]
+                    nk += 1
+            area = float(rng.choice([r2(b[2] * b[3] * 0.6), 1024.0, 9216.0])) if rng.random() < 0.2 else r2(b[2] * b[3] * 0.6)
+            g = {'id': aid, 'image_id': iid, 'category_id': 1, 'bbox': b, 'area': area, 'iscrowd': crowd,
+                 'keypoints': kps, 'num_keypoints': nk}
+            aid += 1
+            anns.append(g)
+            if crowd or i == 6:
+                continue
+            for _ in range(1 if rng.random() < 0.8 else 2):
+                sd = rng.choice([1.0, 3.0, 8.0, 20.0])
+                dk = []
+                for q in range(17):
+                    x, y, v = kps[3 * q: 3 * q + 3]
+                    if v == 0:
+                        x, y = b[0] + rng.random() * b[2], b[1] + rng.random() * b[3]
+                    dk += [r2(x + rng.gauss(0, sd)), r2(y + rng.gauss(0, sd)), 1]
+                res.append({'image_id': iid, 'category_id': 1, 'keypoints': dk, 'score': round(rng.random(), 2)})
+        for _ in range(rng.randint(0, 3)):
+            b = random_box(rng, W, H)
+            dk = []
+            for q in range(17):
+                dk += [r2(b[0] + rng.random() * b[2]), r2(b[1] + rng.random() * b[3]), 1]
+            res.append({'image_id': iid, 'category_id': 1, 'keypoints': dk, 'score': round(rng.random(), 2)})
+    cats = [{'id': 1, 'name': 'person', 'supercategory': 'person'}]
+    return {'images': images, 'annotations': anns, 'categories': cats}, res
+
+
 def eval_cases():
     """Returns (datasets, cases): each case names the dataset (gt + results) it evaluates."""
     data, cases = {}, []
@@ -306,7 +352,7 @@ def eval_cases():
     cases.append(run_eval('bbox_custom_params', 'bbox_a', gt, res, 'bbox',
                           {'maxDets': [20, 1, 5], 'imgIds': [7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43, 999],
                            'catIds': [3, 12]}))
-    gt2, res2 = make_bbox_case(2, 4, [1, 2], 40, 160, 0.9)
+    gt2, res2 = make_bbox_case(2, 4, [1, 2], 40, 330, 0.9)
     data['bbox_many'] = {'gt': gt2, 'results': res2}
     cases.append(run_eval('bbox_many_dets', 'bbox_many', gt2, res2, 'bbox'))
     cases.append(run_eval('bbox_many_dets_usecats0_maxdets', 'bbox_many', gt2, res2, 'bbox', {'useCats': 0, 'maxDets': [1, 10, 50, 300]}))
@@ -327,6 +373,9 @@ def eval_cases():
     res4.sort(key=lambda r: 'segmentation' in r)  # first record without segmentation
     data['segm_boxres'] = {'gt': gt3, 'results': res4}
     cases.append(run_eval('segm_box_results', 'segm_boxres', gt3, res4, 'segm'))
+    gt5, res5 = make_kps_case(6, 16)
+    data['kps_a'] = {'gt': gt5, 'results': res5}
+    cases.append(run_eval('keypoints', 'kps_a', gt5, res5, 'keypoints'))
     return data, cases
 
 

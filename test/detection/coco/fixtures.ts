@@ -23,7 +23,7 @@ export function readFixture<T>(name: string): T {
 
 export interface EvalCase {
   name: string;
-  iouType: 'bbox' | 'segm';
+  iouType: 'bbox' | 'segm' | 'keypoints';
   params: { useCats?: number; maxDets?: number[]; imgIds?: number[]; catIds?: number[] };
   data: string;
   expected: {
