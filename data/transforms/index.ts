@@ -6,3 +6,4 @@ export * from './grayscale';
 export * from './gaussian_blur';
 export * from './solarize';
 export * from './normalize';
+export * from './center_crop';
