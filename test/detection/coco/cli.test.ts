@@ -66,6 +66,18 @@ describe('detection/coco CLI (coco-eval)', () => {
     expect(u.out).to.deep.equal(readFixture<EvalCase>('eval_bbox_usecats0.json').expected.lines);
   });
 
+  it('also accepts --iou-type keypoints (10 stats)', async () => {
+    const ref = readFixture<EvalCase>('eval_keypoints.json');
+    const k = loadData('kps_a');
+    const g = path.join(dir, 'kps_gt.json');
+    const t = path.join(dir, 'kps_dt.json');
+    fs.writeFileSync(g, JSON.stringify(k.gt));
+    fs.writeFileSync(t, JSON.stringify(k.results));
+    const r = await run(['--gt', g, '--dt', t, '--iou-type', 'keypoints']);
+    expect(r.code).to.equal(0);
+    expect(r.out).to.deep.equal(ref.expected.lines);
+  });
+
   const bad: [string, () => string[], RegExp][] = [
     ['a missing required flag', () => ['--gt', gtFile, '--iou-type', 'bbox'], /--dt is required/],
     ['an unknown flag', () => ['--gt', gtFile, '--dt', dtFile, '--iou-type', 'bbox', '--foo', '1'], /unknown argument '--foo'/],
