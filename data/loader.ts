@@ -1,5 +1,6 @@
 import type { BatchSource, Dataset, ImageViews, ViewBatch, ViewSampler } from '../src/core/interfaces';
 import type { Rng, RngState } from '../src/core/rng';
+import { ConfigError } from '../src/core/errors';
 import { meanPixelScale, meanPsRatio } from '../plugins/views/ps_ratio';
 import { toViewBatch, type HostBatch } from './host_batch';
 import { deriveRng, seedState } from './seed';
@@ -62,7 +63,7 @@ export class ViewLoader implements BatchSource {
     const n = dataset.length;
     this.stepsPerEpoch = this.dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
     if (this.stepsPerEpoch === 0) {
-      throw new RangeError(`dataset '${dataset.name}' has ${n} items, fewer than one batch of ${batchSize}`);
+      throw new ConfigError('trainer.batch_size', `${batchSize} is more than the ${n} images of dataset '${dataset.name}'`);
     }
   }
 

@@ -5,7 +5,7 @@ import '../../plugins/views'; // registers dino and sslight
 import { ViewLoader } from '../../data/loader';
 import { GeneratedDataset } from '../../data/datasets/generated';
 import { registry } from '../../src/core/registry';
-import { DataError } from '../../src/core/errors';
+import { ConfigError, DataError } from '../../src/core/errors';
 import { Rng } from '../../src/core/rng';
 import type { Dataset, Sample, ViewBatch, ViewSampler } from '../../src/core/interfaces';
 
@@ -103,6 +103,7 @@ describe('data/loader: ViewLoader', () => {
     for (let k = 0; k < 7; k++) for (const i of loader.batchIndices(0, k)) seen.add(i);
     expect(seen.size).to.equal(28);
     expect(new ViewLoader(generated(30), sampler(), 4, 9, { dropLast: false }).stepsPerEpoch).to.equal(8);
+    expect(() => new ViewLoader(generated(3), sampler(), 4, 9)).to.throw(ConfigError, /batch_size/);
   });
 
   it('gives identical batches for the same seed, whatever the prefetch depth, and different ones otherwise', async () => {
