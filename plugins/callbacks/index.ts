@@ -1,0 +1,4 @@
+// Importing registers the built-in callbacks.
+import './progress';
+import './jsonl';
+import './checkpoint';
