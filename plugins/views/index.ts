@@ -9,3 +9,5 @@ export { multiCropSchema, toMultiCropConfig, type MultiCropDefaults, type MultiC
 export { meanPsRatio, meanPixelScale } from './ps_ratio';
 export { DINO_VIEW_DEFAULTS } from './dino';
 export { SSLIGHT_VIEW_DEFAULTS, SSLIGHT_ALPHA } from './sslight';
+export { viewsMontage } from './montage';
+export { pixelScaleStats, type PixelScaleStats, type ViewPlanner } from './ps_stats';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { registry } from '../../../src/core/registry';
 import { Rng } from '../../../src/core/rng';
 import '../../../plugins/views'; // registers dino and sslight
-import { MultiCropSampler, meanPsRatio } from '../../../plugins/views';
+import { MultiCropSampler, meanPsRatio, pixelScaleStats, viewsMontage } from '../../../plugins/views';
 import type { RawImage } from '../../../src/core/interfaces';
 import { loadReference } from '../../helpers/reference';
 
@@ -121,6 +121,23 @@ describe('plugins/views: dino and sslight multi-crop samplers', () => {
     for (const g of v.globals) expect(Array.from(g).every((x, i) => Math.abs(x - expected[i]) < 1e-6)).to.equal(true);
   });
 
+  it('viewsMontage lays the views side by side and undoes the normalisation', () => {
+    const s = makeSampler('dino', {
+      global_crop_size: 8, local_crop_size: 4, n_local: 2, global_crop_scale: [1, 1], crop_ratio: [1, 1],
+      flip_p: 0, color_jitter_p: 0, grayscale_p: 0, global_blur_p: [0], local_blur_p: 0, global_solarize_p: [0],
+    });
+    const img = noiseImage(8, 8, 4);
+    const m = viewsMontage(s.sample(img, new Rng(2)), 8, 4, s.config.mean, s.config.std, 1);
+    expect([m.width, m.height]).to.deep.equal([8 + 1 + 8 + 1 + 4 + 1 + 4, 8]);
+    // The second global is the whole image: its tile (columns 9..16) is the source, +-1 level.
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 8; x++)
+        for (let c = 0; c < 3; c++)
+          expect(Math.abs(m.data[(y * m.width + 9 + x) * 3 + c] - img.data[(y * 8 + x) * 3 + c])).to.be.at.most(1);
+    expect(m.data[(0 * m.width + 8) * 3]).to.equal(255); // padding
+    expect(m.data[(7 * m.width + 18) * 3]).to.equal(255); // below a 4 px local tile
+  });
+
   it('draws blur, solarisation, flip, jitter and grayscale with DINO probabilities per view', () => {
     const s = makeSampler('dino');
     const rng = new Rng(5);
@@ -205,5 +222,18 @@ describe('plugins/views: dino and sslight multi-crop samplers', () => {
         if (c.name === 'sslight') expect(mean).to.be.closeTo(1.0, 0.1);
       });
     }
+  });
+
+  it('pixelScaleStats suggests the local size that balances PS_g / PS_l, and that size does', () => {
+    const dino = makeSampler('dino');
+    const stats = pixelScaleStats(dino, 500, 375, 20000, new Rng(8));
+    // multicrop.json: E[PS_g / PS_l] = 1.3945 for 224/96 at S = 0.14 on 500x375.
+    expect(stats.meanOfRatio).to.be.closeTo(1.3945, 4 * Math.sqrt(stats.stderr ** 2 + 0.0019 ** 2));
+    expect(stats.meanGlobal).to.be.closeTo(0.7215, 0.01);
+    expect(stats.meanLocal).to.be.closeTo(0.562, 0.01);
+    const lc = Math.round(stats.balancedLocalSize);
+    expect(lc).to.be.within(110, 116);
+    const balanced = pixelScaleStats(makeSampler('dino', { local_crop_size: lc }), 500, 375, 20000, new Rng(9));
+    expect(balanced.meanOfRatio).to.be.closeTo(1, 0.03);
   });
 });
