@@ -35,6 +35,8 @@ export function accumulate(e: EvalResult): Accumulated {
   const nD = e.dtScore.length;
   const nG = e.gtId.length;
   const recThrs = Float64Array.from(p.recThrs);
+  let recAscending = true;
+  for (let r = 1; r < R; r++) if (!(recThrs[r] >= recThrs[r - 1])) recAscending = false;
 
   // Hot arrays as locals: property lookups inside the inner loops cost more than the work.
   const { dtRank, dtIgnore, dtMatch, gtId, gtIgnore } = e;
@@ -104,8 +106,12 @@ export function accumulate(e: EvalResult): Accumulated {
           }
           recall[t * KAM + ki] = nd ? rc[nd - 1] : 0;
           for (let i = nd - 1; i > 0; i--) if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+          let pi = 0;
           for (let r = 0; r < R; r++) {
-            const pi = searchLeft(rc, nd, recThrs[r]);
+            // Ascending thresholds (the usual case) continue the scan where the last one stopped.
+            if (recAscending) {
+              while (pi < nd && rc[pi] < recThrs[r]) pi++;
+            } else pi = searchLeft(rc, nd, recThrs[r]);
             if (pi >= nd) {
               // pycocotools stops filling at the first threshold past the end (rest stay 0).
               for (let r2 = r; r2 < R; r2++) {

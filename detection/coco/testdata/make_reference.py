@@ -534,6 +534,16 @@ def coco_mini(root):
     return out
 
 
+def numpy_sums():
+    """np.sum / np.mean of formula-generated sequences: pins numpy's summation order (pairwise
+    within 8192-value blocks), which summarize's means must follow to be bit-identical."""
+    out = []
+    for n in [5, 100, 1000, 8192, 8193, 20000, 80800]:
+        a = np.array([((i * 7919) % 1013) / 1013.0 + 1e-3 * (((i * 31) % 17) / 17.0) for i in range(n)])
+        out.append({'n': n, 'sum': float(np.sum(a)), 'mean': float(np.mean(a))})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--coco-mini', default=os.path.join('..', 'shared', 'datasets', 'coco-mini'))
@@ -554,6 +564,8 @@ def main():
     with open(os.path.join(OUT, 'index_api.json'), 'w') as f:
         json.dump(ix, f, separators=(',', ':'))
     m = mask_cases()
+    m['numpySums'] = numpy_sums()
+    m['format3'] = [{'x': x, 's': '{:0.3f}'.format(x)} for x in [0.0625, 0.1875, 0.3125, 0.4375, 0.5625, 0.9375, 0.0005, 0.0015, 1 / 3, -1, 0.99951171875]]
     m['meta'] = meta
     with open(os.path.join(OUT, 'mask_ops.json'), 'w') as f:
         json.dump(m, f, separators=(',', ':'))
