@@ -342,6 +342,38 @@ def make_kps_case(seed, n_img):
     return {'images': images, 'annotations': anns, 'categories': cats}, res
 
 
+def make_quirk_case():
+    """Hand-made corner cases: a ground truth with id 0 (pycocotools then counts its match as a
+    false positive), several detections inside one crowd region, areas exactly on the range
+    limits, a category without ground truth, detections of a category unknown to the ground
+    truth, equal scores across images, and an image without anything."""
+    images = [{'id': i, 'width': 200, 'height': 200} for i in (1, 2, 3, 4)]
+    cats = [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}, {'id': 3, 'name': 'c'}]
+    anns = [
+        {'id': 0, 'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 32, 32], 'area': 1024.0, 'iscrowd': 0},
+        {'id': 5, 'image_id': 1, 'category_id': 1, 'bbox': [100, 100, 96, 96], 'area': 9216.0, 'iscrowd': 0},
+        {'id': 6, 'image_id': 1, 'category_id': 2, 'bbox': [0, 0, 150, 150], 'area': 20000.0, 'iscrowd': 1},
+        {'id': 7, 'image_id': 2, 'category_id': 2, 'bbox': [50, 50, 20, 20], 'area': 400.0, 'iscrowd': 0},
+        {'id': 8, 'image_id': 2, 'category_id': 1, 'bbox': [50, 50, 20, 20], 'area': 1024.0, 'iscrowd': 0},
+        {'id': 9, 'image_id': 3, 'category_id': 2, 'bbox': [5, 5, 31, 33], 'area': 1023.0, 'iscrowd': 0},
+    ]
+    res = [
+        {'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 32, 32], 'score': 0.9},
+        {'image_id': 1, 'category_id': 1, 'bbox': [100, 100, 96, 96], 'score': 0.9},
+        {'image_id': 1, 'category_id': 1, 'bbox': [101, 99, 95, 97], 'score': 0.5},
+        {'image_id': 1, 'category_id': 2, 'bbox': [10, 10, 30, 30], 'score': 0.8},
+        {'image_id': 1, 'category_id': 2, 'bbox': [60, 60, 30, 30], 'score': 0.8},
+        {'image_id': 1, 'category_id': 2, 'bbox': [120, 120, 50, 50], 'score': 0.7},
+        {'image_id': 2, 'category_id': 2, 'bbox': [50, 50, 20, 20], 'score': 0.9},
+        {'image_id': 2, 'category_id': 1, 'bbox': [52, 50, 20, 20], 'score': 0.9},
+        {'image_id': 2, 'category_id': 3, 'bbox': [0, 0, 32, 32], 'score': 0.6},
+        {'image_id': 2, 'category_id': 99, 'bbox': [0, 0, 10, 10], 'score': 0.95},
+        {'image_id': 3, 'category_id': 2, 'bbox': [5, 5, 32, 32], 'score': 0.3},
+        {'image_id': 3, 'category_id': 2, 'bbox': [6, 5, 96, 96], 'score': 0.3},
+    ]
+    return {'images': images, 'annotations': anns, 'categories': cats}, res
+
+
 def eval_cases():
     """Returns (datasets, cases): each case names the dataset (gt + results) it evaluates."""
     data, cases = {}, []
@@ -373,6 +405,10 @@ def eval_cases():
     res4.sort(key=lambda r: 'segmentation' in r)  # first record without segmentation
     data['segm_boxres'] = {'gt': gt3, 'results': res4}
     cases.append(run_eval('segm_box_results', 'segm_boxres', gt3, res4, 'segm'))
+    gt6, res6 = make_quirk_case()
+    data['quirks'] = {'gt': gt6, 'results': res6}
+    cases.append(run_eval('quirks', 'quirks', gt6, res6, 'bbox'))
+    cases.append(run_eval('quirks_usecats0_repeated_cats', 'quirks', gt6, res6, 'bbox', {'useCats': 0, 'catIds': [2, 1, 2]}))
     gt5, res5 = make_kps_case(6, 16)
     data['kps_a'] = {'gt': gt5, 'results': res5}
     cases.append(run_eval('keypoints', 'kps_a', gt5, res5, 'keypoints'))
