@@ -7,7 +7,8 @@ export interface FolderIndex {
   labels: Int32Array;
 }
 
-function isDir(p: string): boolean {
+/** True for an existing directory (false for files and missing paths). */
+export function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
   } catch {
@@ -41,4 +42,3 @@ export function scanClassFolders(dir: string, extensions: readonly string[], max
   return { classNames, files, labels: Int32Array.from(labels) };
 }
 
-export { isDir };
