@@ -14,6 +14,9 @@ function toInt(x: number): number {
   return Math.trunc(x) | 0;
 }
 
+/** Crossing positions, reused between calls (grown on demand) so rasterising allocates little. */
+let crossings = new Uint32Array(1024);
+
 /**
  * Rasterises one polygon given as flat [x0, y0, x1, y1, ...] (an odd trailing value is ignored,
  * as in pycocotools, which uses len/2 points) into an h x w RLE.
@@ -28,12 +31,20 @@ export function rleFrPoly(xy: ArrayLike<number>, h: number, w: number): Rle {
     x[k] = x[0];
     y[k] = y[0];
   }
-  // Upsample: every integer step along the longer axis of each edge.
+  // Upper bound on the boundary points (the C code's m): every integer step along the longer
+  // axis of each edge, plus one.
+  let total = 0;
+  for (let j = 0; j < k; j++) total += Math.max(Math.abs(x[j] - x[j + 1]), Math.abs(y[j] - y[j + 1])) + 1;
+  if (crossings.length < total + 1) crossings = new Uint32Array(Math.max(total + 1, crossings.length * 2));
+  const a = crossings;
   let m = 0;
-  for (let j = 0; j < k; j++) m += Math.max(Math.abs(x[j] - x[j + 1]), Math.abs(y[j] - y[j + 1])) + 1;
-  const u = new Int32Array(m);
-  const v = new Int32Array(m);
-  m = 0;
+  // Walk the upsampled boundary; wherever consecutive points change column, and the crossed
+  // column is a pixel centre inside the image, record (column, ceil(row)) as a run boundary.
+  // maskApi.c stores all points first and scans them afterwards; streaming gives the same list.
+  // Its test "(uc + .5) / 5 - .5 is an integer" is uc mod 5 == 2, done here in integers.
+  let havePrev = false;
+  let pu = 0;
+  let pv = 0;
   for (let j = 0; j < k; j++) {
     let xs = x[j];
     let xe = x[j + 1];
@@ -50,56 +61,43 @@ export function rleFrPoly(xy: ArrayLike<number>, h: number, w: number): Rle {
       ys = ye;
       ye = t;
     }
-    if (dx >= dy) {
-      const s = (ye - ys) / dx;
-      for (let d = 0; d <= dx; d++) {
-        const t = flip ? dx - d : d;
-        u[m] = t + xs;
-        v[m] = toInt(ys + s * t + 0.5);
-        m++;
+    const xMajor = dx >= dy;
+    const steps = xMajor ? dx : dy;
+    // On a zero-length edge 0/0 gives NaN -> row 0 here; maskApi.c's INT_MIN clamps to the same
+    // row wherever such a point is used.
+    const s = xMajor ? (ye - ys) / dx : (xe - xs) / dy;
+    for (let d = 0; d <= steps; d++) {
+      const t = flip ? steps - d : d;
+      const u = xMajor ? t + xs : toInt(xs + s * t + 0.5);
+      const v = xMajor ? toInt(ys + s * t + 0.5) : t + ys;
+      if (havePrev && u !== pu) {
+        const uc = u < pu ? u : u - 1;
+        if ((((uc % SCALE) + SCALE) % SCALE) === 2) {
+          const xd = (uc - 2) / SCALE;
+          if (xd >= 0 && xd <= w - 1) {
+            let yd = ((v < pv ? v : pv) + 0.5) / SCALE - 0.5;
+            if (yd < 0) yd = 0;
+            else if (yd > h) yd = h;
+            a[m++] = (xd * h + Math.ceil(yd)) >>> 0;
+          }
+        }
       }
-    } else {
-      const s = (xe - xs) / dy;
-      for (let d = 0; d <= dy; d++) {
-        const t = flip ? dy - d : d;
-        v[m] = t + ys;
-        u[m] = toInt(xs + s * t + 0.5);
-        m++;
-      }
+      pu = u;
+      pv = v;
+      havePrev = true;
     }
   }
-  // Boundary points where the walk crosses a pixel-centre column, downsampled to pixel units.
-  const total = m;
-  const bx = new Int32Array(total);
-  const by = new Int32Array(total);
-  m = 0;
-  for (let j = 1; j < total; j++) {
-    if (u[j] === u[j - 1]) continue;
-    let xd = u[j] < u[j - 1] ? u[j] : u[j] - 1;
-    xd = (xd + 0.5) / SCALE - 0.5;
-    if (Math.floor(xd) !== xd || xd < 0 || xd > w - 1) continue;
-    let yd = v[j] < v[j - 1] ? v[j] : v[j - 1];
-    yd = (yd + 0.5) / SCALE - 0.5;
-    if (yd < 0) yd = 0;
-    else if (yd > h) yd = h;
-    yd = Math.ceil(yd);
-    bx[m] = xd;
-    by[m] = yd;
-    m++;
-  }
-  // Crossing positions in column-major pixel order; consecutive differences are the runs.
-  const a = new Float64Array(m + 1);
-  for (let j = 0; j < m; j++) a[j] = (bx[j] * h + by[j]) >>> 0;
+  // Sorted crossing positions in column-major pixel order; their differences are the runs.
   a[m] = (h * w) >>> 0;
-  a.sort();
+  const n = m + 1;
+  a.subarray(0, n).sort();
   let prev = 0;
-  for (let j = 0; j <= m; j++) {
+  for (let j = 0; j < n; j++) {
     const t = a[j];
     a[j] -= prev;
     prev = t;
   }
   // Zero-length runs are folded: the run after a zero is added to the run before it.
-  const n = m + 1;
   const b = new Uint32Array(n);
   let j = 0;
   let q = 0;
