@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { matMul2D } from './matmul2d';
+import { matMulTN } from './matmul_tn';
 import { baseKernel } from './originals';
 import { requireInputs, Scratch, WasmKernelArgs, withScratch } from './scratch';
 
@@ -51,6 +52,7 @@ function product2D(s: Scratch, a: tf.TensorInfo, tA: boolean, b: tf.TensorInfo, 
   const sizeB = tf.util.sizeFromShape(b.shape);
   const m = tA ? a.shape[1] : a.shape[0];
   const n = tB ? b.shape[0] : b.shape[1];
+  if (tA && !tB) return matMulTN(s, a, b); // a contraction over the long axis (weight gradients)
   const direct = (tA ? sizeA : 0) + (tB ? sizeB : 0);
   const viaTranspose = (tA ? 0 : sizeA) + (tB ? 0 : sizeB) + m * n;
   if (direct <= viaTranspose) {

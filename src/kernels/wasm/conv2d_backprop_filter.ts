@@ -2,13 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convGeometry } from './grid';
 import { sliceOnHeap } from './heap_slice';
-import { matMul2D } from './matmul2d';
+import { matMulTN } from './matmul_tn';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
 
 /**
  * dW[kh,kw,ci,co] = sum over n,oh,ow of xpad[n, oh*s+kh, ow*s+kw, ci] * dy[n, oh, ow, co].
- * - 1x1, stride 1, no padding: a GEMM, x2d^T @ dy2d. The narrower operand is transposed
- *   explicitly so XNNPACK's non-transposed path runs.
+ * - 1x1, stride 1, no padding: a GEMM, x2d^T @ dy2d, in cache-sized chunks (see matmul_tn).
  * - otherwise: a stride-1 convolution of x seen as [Ci, H, W, N] (N as channels) with dy seen as
  *   a [OH, OW, N, Co] filter dilated by the stride; it yields [Ci, KH, KW, Co].
  */
@@ -25,11 +24,7 @@ export function conv2DBackpropFilter(args: WasmKernelArgs): tf.TensorInfo {
   return withScratch(backend, (s) => {
     if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && top === 0 && left === 0 && oh === h && ow === w) {
       const m = n * h * w;
-      const x2d = s.reshape(x, [m, ci]);
-      const dy2d = s.reshape(dy, [m, co]);
-      if (ci <= co) return s.reshape(matMul2D(s, s.transpose(x2d, [1, 0]), dy2d), [1, 1, ci, co]);
-      const dwT = matMul2D(s, s.transpose(dy2d, [1, 0]), x2d); // [co, ci]
-      return s.reshape(s.transpose(dwT, [1, 0]), [1, 1, ci, co]);
+      return s.reshape(matMulTN(s, s.reshape(x, [m, ci]), s.reshape(dy, [m, co])), [1, 1, ci, co]);
     }
     const xT = s.transpose(x, [3, 1, 2, 0]); // [ci, h, w, n]
     const dyF = s.transpose(dy, [1, 2, 0, 3]); // [oh, ow, n, co]

@@ -1,18 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { conv2DKernel } from './conv2d';
 import { conv2DBackpropFilter } from './conv2d_backprop_filter';
 import { conv2DBackpropInput } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter';
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
 import { batchMatMulKernel } from './batch_mat_mul';
+import { castKernel, identityKernel } from './identity';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
 import { ensureRelu6Gradient } from './relu6_grad';
 import { sliceKernel } from './slice';
+import { tileKernel } from './tile';
 
 let registered = false;
 
 /** Kernel names this pack adds to or replaces on the wasm backend. */
 export const WASM_TRAINING_KERNELS = [
+  'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
   'DepthwiseConv2dNativeBackpropInput',
@@ -21,6 +25,9 @@ export const WASM_TRAINING_KERNELS = [
   'Mean',
   'BatchMatMul',
   'Slice',
+  'Tile',
+  'Identity',
+  'Cast',
 ] as const;
 
 /**
@@ -33,6 +40,7 @@ export function registerWasmTrainingKernels(): void {
   ensureRelu6Gradient();
   if (registered) return;
   const fns: Record<(typeof WASM_TRAINING_KERNELS)[number], unknown> = {
+    Conv2D: conv2DKernel,
     Conv2DBackpropFilter: conv2DBackpropFilter,
     Conv2DBackpropInput: conv2DBackpropInput,
     DepthwiseConv2dNativeBackpropInput: depthwiseConv2dNativeBackpropInput,
@@ -41,6 +49,9 @@ export function registerWasmTrainingKernels(): void {
     Mean: meanOverBlock,
     BatchMatMul: batchMatMulKernel,
     Slice: sliceKernel,
+    Tile: tileKernel,
+    Identity: identityKernel,
+    Cast: castKernel,
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   registered = true;

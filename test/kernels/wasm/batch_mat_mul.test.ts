@@ -18,6 +18,8 @@ for (const tA of [false, true]) {
   }
 }
 cases.push({ a: [40, 3], b: [3, 50], tA: false, tB: false }); // plain: shipped kernel
+cases.push({ a: [2100, 5], b: [2100, 3], tA: true, tB: false }); // long contraction: chunked
+cases.push({ a: [2100, 3], b: [2100, 6], tA: true, tB: false });
 cases.push({ a: [3, 40], b: [50, 3], tA: true, tB: true }); // cheaper as (B A)^T
 
 describe('wasm BatchMatMul (transposed / batched) matches the cpu backend', () => {

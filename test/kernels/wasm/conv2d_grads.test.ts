@@ -7,7 +7,7 @@ interface Case {
   k: number;
   co: number;
   stride: number;
-  pad: 'same' | 'valid';
+  pad: 'same' | 'valid' | number;
 }
 
 const cases: Case[] = [];
@@ -22,6 +22,12 @@ cases.push({ x: [3, 8, 8, 6], k: 1, co: 4, stride: 1, pad: 'same' }); // ci > co
 cases.push({ x: [1, 9, 5, 2], k: 5, co: 3, stride: 2, pad: 'same' });
 cases.push({ x: [2, 6, 7, 4], k: 2, co: 3, stride: 1, pad: 'same' }); // even filter: asymmetric padding
 
+cases.push({ x: [2, 8, 8, 3], k: 3, co: 4, stride: 2, pad: 1 }); // torch-style symmetric padding
+cases.push({ x: [2, 7, 6, 3], k: 3, co: 4, stride: 1, pad: 1 });
+cases.push({ x: [1, 9, 9, 2], k: 5, co: 3, stride: 2, pad: 2 });
+cases.push({ x: [2, 40, 30, 3], k: 1, co: 5, stride: 1, pad: 'same' }); // 2400 rows: chunked GEMM
+cases.push({ x: [2, 40, 30, 7], k: 1, co: 2, stride: 1, pad: 'valid' }); // chunked, ci > co
+cases.push({ x: [2, 16, 16, 3], k: 1, co: 4, stride: 1, pad: 'same' }); // 512 rows: power-of-two split
 describe('wasm Conv2D gradients match the cpu backend', () => {
   after(async () => {
     await tf.setBackend('cpu');

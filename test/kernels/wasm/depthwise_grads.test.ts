@@ -7,7 +7,7 @@ interface Case {
   k: number;
   mult: number;
   stride: number;
-  pad: 'same' | 'valid';
+  pad: 'same' | 'valid' | number;
 }
 
 const cases: Case[] = [];
@@ -23,6 +23,9 @@ cases.push({ x: [2, 6, 5, 3], k: 3, mult: 2, stride: 1, pad: 'same' }); // chann
 cases.push({ x: [2, 7, 7, 2], k: 3, mult: 3, stride: 2, pad: 'valid' });
 cases.push({ x: [1, 11, 10, 3], k: 5, mult: 1, stride: 2, pad: 'same' });
 
+cases.push({ x: [2, 8, 8, 4], k: 3, mult: 1, stride: 2, pad: 1 }); // torch-style symmetric padding
+cases.push({ x: [2, 7, 6, 4], k: 3, mult: 1, stride: 1, pad: 1 });
+cases.push({ x: [1, 10, 9, 3], k: 5, mult: 1, stride: 2, pad: 2 });
 describe('wasm DepthwiseConv2dNative gradients match the cpu backend', () => {
   after(async () => {
     await tf.setBackend('cpu');
