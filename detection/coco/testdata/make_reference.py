@@ -585,8 +585,9 @@ def main():
     ap.add_argument('--coco-mini', default=os.path.join('..', 'shared', 'datasets', 'coco-mini'))
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
-    meta = {'generator': 'detection/coco/testdata/make_reference.py', 'pycocotools': getattr(pycocotools, '__version__', 'unknown'),
-            'numpy': np.__version__}
+    # Source builds carry no version attribute: PYCOCOTOOLS_LABEL says which build was used.
+    label = os.environ.get('PYCOCOTOOLS_LABEL') or getattr(pycocotools, '__version__', 'unknown')
+    meta = {'generator': 'detection/coco/testdata/make_reference.py', 'pycocotools': label, 'numpy': np.__version__}
     data, cases = eval_cases()
     for name, d in data.items():
         with open(os.path.join(OUT, 'data_%s.json' % name), 'w') as f:
