@@ -36,7 +36,10 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
     const name = () => `${where}[${i}]`; // built only for an error message
     checkCommon(gt, rec, name);
     // One object literal per kind keeps the records' shapes uniform (fast property access later).
-    const base = { id: i + 1, image_id: rec.image_id as number, category_id: rec.category_id as number, score: rec.score as number };
+    const id = i + 1;
+    const image_id = rec.image_id as number;
+    const category_id = rec.category_id as number;
+    const score = rec.score as number;
     let ann: CocoAnnotation;
     if (kind === 'bbox') {
       if (!isBox(rec.bbox)) throw new CocoFormatError(name(), `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
@@ -46,7 +49,7 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
       const y1 = y;
       const y2 = y + h;
       const segmentation = 'segmentation' in rec ? (rec.segmentation as Segmentation) : [[x1, y1, x1, y2, x2, y2, x2, y1]];
-      ann = { ...base, bbox: rec.bbox, segmentation, area: w * h, iscrowd: 0 };
+      ann = { id, image_id, category_id, score, bbox: rec.bbox, segmentation, area: w * h, iscrowd: 0 };
     } else if (kind === 'segm') {
       const s = rec.segmentation;
       if (!isRleObject(s) || typeof s.counts !== 'string' || !isSize(s.size)) {
@@ -57,7 +60,7 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
       if (!('bbox' in rec)) bbox = rleToBbox(r);
       else if (isBox(rec.bbox)) bbox = rec.bbox;
       else throw new CocoFormatError(name(), `"bbox" must be [x, y, width, height] (4 numbers), got ${brief(rec.bbox)}`);
-      ann = { ...base, bbox, segmentation: s, area: rleArea(r), iscrowd: 0 };
+      ann = { id, image_id, category_id, score, bbox, segmentation: s, area: rleArea(r), iscrowd: 0 };
     } else {
       const k = rec.keypoints;
       if (!Array.isArray(k) || k.length < 3 || !k.every(isNum)) {
@@ -75,7 +78,7 @@ export function loadResults(gt: COCO, list: unknown, where: string): CocoDataset
         y0 = Math.min(y0, k[j]);
         y1 = Math.max(y1, k[j]);
       }
-      ann = { ...base, keypoints: k, bbox: [x0, y0, x1 - x0, y1 - y0], area: (x1 - x0) * (y1 - y0) };
+      ann = { id, image_id, category_id, score, keypoints: k, bbox: [x0, y0, x1 - x0, y1 - y0], area: (x1 - x0) * (y1 - y0) };
     }
     // Any other keys of the record travel along unchanged.
     for (const key in rec) if (!(key in ann)) ann[key] = rec[key];
