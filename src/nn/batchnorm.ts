@@ -48,29 +48,58 @@ abstract class BatchNormBase extends Module {
     if (c !== this.numFeatures) {
       throw new Error(`${this.constructor.name}(${this.numFeatures}): input has ${c} channels (last axis), shape [${x.shape}]`);
     }
-    return tf.tidy(() => {
-      let scale: tf.Tensor;
-      let shift: tf.Tensor;
-      if (this.training) {
-        const m = x.size / c;
-        if (m < 2) {
-          throw new Error(`${this.constructor.name}: training needs more than 1 value per channel, got input [${x.shape}]`);
-        }
-        const mean = meanOverLeading(x);
-        const centered = tf.sub(x, mean);
-        // Biased variance normalises (as torch); two-pass for accuracy.
-        const variance = meanOverLeading(tf.square(centered));
-        this.updateRunningStats(mean, variance, m);
-        scale = tf.rsqrt(tf.add(variance, this.eps));
-        if (this.weight) scale = tf.mul(scale, this.weight);
-        const y = tf.mul(centered, scale);
-        return (this.bias ? tf.add(y, this.bias) : y) as T;
+    if (this.training) {
+      const m = x.size / c;
+      if (m < 2) {
+        throw new Error(`${this.constructor.name}: training needs more than 1 value per channel, got input [${x.shape}]`);
       }
-      scale = tf.rsqrt(tf.add(this.runningVar, this.eps));
+      return tf.tidy(() => {
+        const gamma = this.weight ?? tf.ones([c]);
+        const beta = this.bias ?? tf.zeros([c]);
+        return this.trainingOp(m)(x, gamma, beta) as T;
+      });
+    }
+    return tf.tidy(() => {
+      let scale: tf.Tensor = tf.rsqrt(tf.add(this.runningVar, this.eps));
       if (this.weight) scale = tf.mul(scale, this.weight);
-      shift = tf.neg(tf.mul(this.runningMean, scale));
+      let shift: tf.Tensor = tf.neg(tf.mul(this.runningMean, scale));
       if (this.bias) shift = tf.add(shift, this.bias);
       return tf.add(tf.mul(x, scale), shift) as T;
+    });
+  }
+
+  /**
+   * Training-mode BN (batch statistics) with its backward written out, so every reduction is an
+   * avgPool: autodiff of the plain forward would reduce the broadcast gradients of the mean,
+   * scale and shift with Sum over leading axes (slow on wasm) and take ~3x the full-size ops.
+   * With c = x - mean, inv = 1/sqrt(var + eps), xhat = c * inv, y = gamma * xhat + beta:
+   *   dbeta = sum(dy), dgamma = sum(dy * xhat),
+   *   dx = gamma * inv * (dy - mean(dy) - xhat * mean(dy * xhat))   (means over the batch axes).
+   */
+  private trainingOp(m: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
+    return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const mean = meanOverLeading(x);
+      const centered = tf.sub(x, mean);
+      // Biased variance normalises (as torch); two-pass for accuracy.
+      const variance = meanOverLeading(tf.square(centered));
+      this.updateRunningStats(mean, variance, m);
+      const inv = tf.rsqrt(tf.add(variance, this.eps));
+      const value = tf.add(tf.mul(centered, tf.mul(inv, gamma)), beta);
+      save([centered, inv, gamma]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [cen, iv, g] = saved;
+          const meanDy = meanOverLeading(dy);
+          // mean(dy * xhat) = inv * mean(dy * centered)
+          const meanDyXhat = tf.mul(meanOverLeading(tf.mul(dy, cen)), iv);
+          const k = tf.mul(g, iv);
+          // dx = k * (dy - meanDy) - centered * (k * inv * meanDyXhat)
+          const dx = tf.sub(tf.mul(tf.sub(dy, meanDy), k), tf.mul(cen, tf.mul(k, tf.mul(iv, meanDyXhat))));
+          return [dx, tf.mul(meanDyXhat, m), tf.mul(meanDy, m)];
+        },
+      };
     });
   }
 
