@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/core/backend';
+import { nativeStatus } from '../src/kernels/native';
 import { baseKernel } from '../src/kernels/wasm/originals';
 
 /**
@@ -127,7 +128,7 @@ export async function runKernelBench(): Promise<Record<string, unknown>> {
   } finally {
     if (previous && previous !== 'wasm') await tf.setBackend(previous);
   }
-  return { backend: 'wasm', threads: 1, batch: B, input: '64x64 MobileNetV2 shapes', results };
+  return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', results };
 }
 
 if (require.main === module) {

@@ -3,6 +3,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, SslightError } from './errors';
 import { installAllocationGuard } from './memory';
+import { nativeStatus } from '../kernels/native';
 import { registerWasmTrainingKernels } from '../kernels/wasm';
 import { ensureGradients } from '../nn/gradients';
 
@@ -118,7 +119,11 @@ function describeLoaded(name: BackendName, mod: { version?: Record<string, strin
     case 'wasm': {
       const dist = path.dirname(require.resolve(PACKAGES.wasm));
       const simd = fs.existsSync(path.join(dist, 'tfjs-backend-wasm-simd.wasm'));
-      return `${PACKAGES.wasm} ${tf.version_core} loaded (${simd ? 'SIMD' : 'plain'} binary, 1 thread; XNNPACK plus our training kernels)`;
+      const native = nativeStatus();
+      return (
+        `${PACKAGES.wasm} ${tf.version_core} loaded (${simd ? 'SIMD' : 'plain'} binary, 1 thread; XNNPACK plus our training ` +
+        `kernels; native GEMM: ${native.available ? native.detail : `no, ${native.detail}`})`
+      );
     }
     case 'cpu':
       return `${PACKAGES.cpu} loaded (pure JS; reference only, ~100x slower than wasm for training)`;

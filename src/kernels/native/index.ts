@@ -1,0 +1,67 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The optional OpenBLAS GEMM addon (see sgemm_addon.c / build.sh). */
+export interface NativeGemm {
+  /** C = op(A) @ op(B), row-major float32, operands at byte offsets of `heap`. */
+  sgemm(heap: ArrayBuffer, transA: boolean, transB: boolean, m: number, n: number, k: number, aOff: number, bOff: number, cOff: number): void;
+  setThreads(n: number): void;
+  getThreads(): number;
+}
+
+export interface NativeStatus {
+  available: boolean;
+  detail: string;
+}
+
+const ADDON = path.join('build', 'native', 'sslight_native.node');
+
+let loaded: { gemm: NativeGemm | null; status: NativeStatus } | null = null;
+
+/** build/native/sslight_native.node in the first ancestor of this file that has it. */
+function findAddon(): string | null {
+  const override = process.env.SSLIGHT_NATIVE_PATH;
+  if (override) return override;
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    const candidate = path.join(dir, ADDON);
+    if (fs.existsSync(candidate)) return candidate;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return null;
+}
+
+function load(): { gemm: NativeGemm | null; status: NativeStatus } {
+  if (process.env.SSLIGHT_NATIVE === '0') return { gemm: null, status: { available: false, detail: 'disabled by SSLIGHT_NATIVE=0' } };
+  const file = findAddon();
+  if (!file) {
+    return { gemm: null, status: { available: false, detail: `not built (sh src/kernels/native/build.sh; needs libopenblas-dev)` } };
+  }
+  try {
+    const gemm = require(file) as NativeGemm;
+    const threads = Number(process.env.SSLIGHT_NATIVE_THREADS ?? 1);
+    if (Number.isInteger(threads) && threads > 0) gemm.setThreads(threads);
+    return { gemm, status: { available: true, detail: `OpenBLAS sgemm addon, ${gemm.getThreads()} thread(s), ${file}` } };
+  } catch (e) {
+    const msg = String(e instanceof Error ? e.message : e).split('\n')[0];
+    return { gemm: null, status: { available: false, detail: `failed to load ${file}: ${msg}` } };
+  }
+}
+
+/** The addon, or null when it is not built, fails to load, or SSLIGHT_NATIVE=0. Loaded once. */
+export function nativeGemm(): NativeGemm | null {
+  loaded ??= load();
+  return loaded.gemm;
+}
+
+export function nativeStatus(): NativeStatus {
+  loaded ??= load();
+  return loaded.status;
+}
+
+/** For tests: forget the loaded state so the environment is read again. */
+export function resetNativeForTests(): void {
+  loaded = null;
+}

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'chai';
+import { nativeGemm, nativeStatus, resetNativeForTests } from '../../../src/kernels/native';
+import { expectClose } from '../../helpers/reference';
+import { valueAndGrads } from '../wasm/compare';
+
+/**
+ * The optional OpenBLAS addon. Where it is not built these tests are skipped (the wasm kernels
+ * then use XNNPACK, which the other kernel tests cover).
+ */
+describe('native GEMM addon (optional)', () => {
+  before(function () {
+    if (!nativeGemm()) this.skip();
+  });
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('reports itself available with its thread count', () => {
+    expect(nativeStatus().available).to.equal(true);
+    expect(nativeStatus().detail).to.match(/OpenBLAS sgemm addon, 1 thread/);
+  });
+
+  it('rejects operands outside the heap instead of reading past it', () => {
+    const heap = new ArrayBuffer(64);
+    expect(() => nativeGemm()?.sgemm(heap, false, false, 4, 4, 4, 0, 0, 16)).to.throw(RangeError);
+  });
+
+  for (const [tA, tB] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
+    it(`matMul ${tA ? 'Aᵀ' : 'A'} @ ${tB ? 'Bᵀ' : 'B'} and its gradients match cpu`, async () => {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, tA, tB);
+      const ops = [
+        { shape: tA ? [13, 7] : [7, 13], seed: 31 },
+        { shape: tB ? [5, 13] : [13, 5], seed: 32 },
+      ];
+      const ref = await valueAndGrads('cpu', f, ops);
+      const got = await valueAndGrads('wasm', f, ops);
+      expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'product' });
+      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dA' });
+      expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dB' });
+    });
+  }
+
+  it('SSLIGHT_NATIVE=0 turns it off', () => {
+    const saved = process.env.SSLIGHT_NATIVE;
+    process.env.SSLIGHT_NATIVE = '0';
+    resetNativeForTests();
+    try {
+      expect(nativeGemm()).to.equal(null);
+      expect(nativeStatus().detail).to.include('SSLIGHT_NATIVE=0');
+    } finally {
+      if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
+      else process.env.SSLIGHT_NATIVE = saved;
+      resetNativeForTests();
+    }
+  });
+});
