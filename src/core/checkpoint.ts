@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Callback, JsonState, Optimizer, SSLMethod, TensorState } from './interfaces';
+import type { Module } from '../nn/module';
 import { CheckpointError } from './errors';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from '../nn/safetensors';
 import { loadModuleStateDict, moduleStateDict } from '../nn/state_dict';
@@ -29,7 +30,7 @@ const LATEST = 'latest';
 /**
  * A run's checkpoints: `<runDir>/checkpoints/step_00000100/` holding
  * `model.safetensors` (every network, PyTorch names and layout: `student.backbone.*`,
- * `student.head.*`, `teacher.*`), `optimizer.safetensors`, `method.safetensors` (tfjs layout)
+ * `student.head.*`, `teacher.*`, from the method's `studentModules()`/`targetModules()` keys), `optimizer.safetensors`, `method.safetensors` (tfjs layout)
  * and `state.json`. A checkpoint is written into a temporary folder and renamed into place, and
  * `checkpoints/latest` is replaced the same way, so a crash never leaves a half checkpoint that
  * `--resume` would pick.
@@ -55,13 +56,8 @@ export class CheckpointStore {
     fs.mkdirSync(tmp);
     try {
       const model = new Map<string, SafetensorsEntry>();
-      for (const [group, modules] of [
-        ['student', method.studentModules()],
-        ['teacher', method.targetModules()],
-      ] as const) {
-        for (const [key, module] of Object.entries(modules)) {
-          for (const [n, e] of await moduleStateDict(module, `${group}.${key}.`)) model.set(n, e);
-        }
+      for (const [key, module] of networks(method)) {
+        for (const [n, e] of await moduleStateDict(module, `${key}.`)) model.set(n, e);
       }
       writeFileSynced(path.join(tmp, 'model.safetensors'), encodeSafetensors(model, { format: 'pt' }));
       writeFileSynced(path.join(tmp, 'optimizer.safetensors'), encodeSafetensors(await tensorStateEntries(optimizer.tensorState?.())));
@@ -115,19 +111,14 @@ export class CheckpointStore {
     const st = readJson<StateFile>(path.join(dir, 'state.json'));
     if (st.format !== FORMAT) throw new CheckpointError(`${dir}/state.json: format ${st.format}, expected ${FORMAT}`);
     const model = readSafetensorsFile(path.join(dir, 'model.safetensors'));
-    for (const [group, modules] of [
-      ['student', method.studentModules()],
-      ['teacher', method.targetModules()],
-    ] as const) {
-      for (const [key, module] of Object.entries(modules)) {
-        const prefix = `${group}.${key}.`;
-        const sub = new Map<string, SafetensorsEntry>();
-        for (const [n, e] of model) if (n.startsWith(prefix)) sub.set(n.slice(prefix.length), e);
-        try {
-          loadModuleStateDict(module, sub, { strict: true });
-        } catch (e) {
-          throw new CheckpointError(`${dir}/model.safetensors (${prefix}*): ${(e as Error).message}`);
-        }
+    for (const [key, module] of networks(method)) {
+      const prefix = `${key}.`;
+      const sub = new Map<string, SafetensorsEntry>();
+      for (const [n, e] of model) if (n.startsWith(prefix)) sub.set(n.slice(prefix.length), e);
+      try {
+        loadModuleStateDict(module, sub, { strict: true });
+      } catch (e) {
+        throw new CheckpointError(`${dir}/model.safetensors (${prefix}*): ${(e as Error).message}`);
       }
     }
     loadTensorState(optimizer, readSafetensorsFile(path.join(dir, 'optimizer.safetensors')), `${dir}/optimizer.safetensors`);
@@ -151,6 +142,19 @@ export function pruneCheckpoints(runDir: string, keep: number): void {
     .filter((n) => /^step_\d+$/.test(n))
     .sort();
   for (const n of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+}
+
+/**
+ * Every network of a method by its top-level name (DINO: `student`, `teacher`), which becomes the
+ * prefix of its keys in model.safetensors, as in PyTorch DINO checkpoints (`student.backbone.*`).
+ */
+function networks(method: SSLMethod): [string, Module][] {
+  const out = new Map<string, Module>();
+  for (const [k, m] of [...Object.entries(method.studentModules()), ...Object.entries(method.targetModules())]) {
+    if (out.has(k)) throw new CheckpointError(`method '${method.name}' names two networks '${k}'`);
+    out.set(k, m);
+  }
+  return [...out];
 }
 
 async function tensorStateEntries(state: TensorState | undefined): Promise<Map<string, SafetensorsEntry>> {

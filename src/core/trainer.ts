@@ -166,6 +166,9 @@ export class Trainer {
             this.batchInEpoch = 0;
           }
           for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
+          // Let the event loop run (signals, I/O): prefetched batches resolve as microtasks only,
+          // so without this a Ctrl-C would not be seen until the run ends.
+          await new Promise((resolve) => setImmediate(resolve));
           if (this.interruptRequested) {
             const ckpt = await this.saveCheckpoint('interrupt');
             events.emit({ type: 'run:end', step: this.step, reason: 'interrupted', metrics: { loss } });

@@ -20,7 +20,7 @@ interface Setup {
 
 function setup(opts: { runDir?: string | null; epochs?: number; maxSteps?: number | null; callbacks?: Callback[] } = {}): Setup {
   const method = new ToyMethod(4 * 4 * 3, new Rng(7));
-  const params = method.student.namedParameters('backbone.');
+  const params = method.student.namedParameters('student.');
   const bus = new EventBus();
   const events: TrainerEvent[] = [];
   bus.events$.subscribe((e) => events.push(e));

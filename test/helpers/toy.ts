@@ -43,10 +43,10 @@ export class ToyMethod implements SSLMethod {
     this.target = tf.variable(tf.tensor1d([0.5, -0.25]), false);
   }
   studentModules(): Record<string, Module> {
-    return { backbone: this.student };
+    return { student: this.student };
   }
   targetModules(): Record<string, Module> {
-    return { backbone: this.teacher };
+    return { teacher: this.teacher };
   }
   loss(batch: ViewBatch, ctx: StepContext): tf.Scalar {
     const x = tf.reshape(batch.globals[0], [batch.batchSize, -1]) as tf.Tensor2D;
