@@ -14,8 +14,9 @@ export interface BatchNormOptions {
  * Batch normalisation over every axis but the last (channels last), shared by the 1-d and 2-d
  * variants. Torch names: weight, bias, running_mean, running_var, num_batches_tracked.
  *
- * Written with plain ops (two avgPool reductions, then one scale-and-shift) rather than
- * tf.moments / tf.batchNorm: those reduce with Sum/Mean over leading axes, slow on wasm.
+ * Written with plain ops (avgPool reductions, then one scale-and-shift; in training a
+ * hand-written backward) rather than tf.moments / tf.batchNorm, whose forward and backward reduce
+ * with Sum/Mean over leading axes, slow on wasm.
  */
 abstract class BatchNormBase extends Module {
   readonly weight: tf.Variable | null;

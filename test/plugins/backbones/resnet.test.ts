@@ -70,6 +70,8 @@ describe('plugins/backbones/resnet', () => {
   it('small_input: 3x3 stride-1 stem, no max-pool, total stride 8', () => {
     const net = new ResNet({ depth: 18, small_input: true }, new Rng(0));
     expect(moduleStateDict(net).get('conv1.weight')!.shape).to.deep.equal([64, 3, 3, 3]);
+    const ref = backboneRef('resnet18');
+    if (ref) expect(net.numParameters()).to.equal(ref.params - 64 * 3 * (49 - 9));
     expect(net.featureInfo().map((f) => f.stride)).to.deep.equal([1, 2, 4, 8]);
     const maps = net.featureMaps(tf.zeros([1, 32, 32, 3]) as tf.Tensor4D);
     expect(maps[3].tensor.shape).to.deep.equal([1, 4, 4, 512]);
