@@ -1,5 +1,6 @@
 #!/bin/sh
-# Builds the optional native GEMM addon (OpenBLAS sgemm on the wasm heap) into build/native/.
+# Builds the optional native addon (OpenBLAS sgemm and depth-wise conv gradients on the wasm heap)
+# into build/native/. -march=native: the binary is for the machine that builds it.
 # Needs a C compiler, Node's headers (/usr/include/node) and libopenblas-dev. sslight runs
 # without it: the wasm kernels fall back to XNNPACK when the addon is absent.
 set -e
@@ -10,6 +11,6 @@ mkdir -p "$out"
 node_inc=${NODE_INCLUDE:-$(node -p "require('path').resolve(process.execPath, '../../include/node')")}
 [ -f "$node_inc/node_api.h" ] || node_inc=/usr/include/node
 cc=${CC:-cc}
-$cc -O2 -shared -fPIC -DNODE_GYP_MODULE_NAME=sslight_native -I"$node_inc" \
-  "$here/sgemm_addon.c" -lopenblas -o "$out/sslight_native.node"
+$cc -O3 -march=native -shared -fPIC -DNODE_GYP_MODULE_NAME=sslight_native -I"$node_inc" \
+  "$here/native_addon.c" -lopenblas -o "$out/sslight_native.node"
 echo "built $out/sslight_native.node"

@@ -1,10 +1,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** The optional OpenBLAS GEMM addon (see sgemm_addon.c / build.sh). */
-export interface NativeGemm {
-  /** C = op(A) @ op(B), row-major float32, operands at byte offsets of `heap`. */
+/**
+ * The optional native addon (see native_addon.c / build.sh): OpenBLAS sgemm and depth-wise
+ * convolution gradients, working in place on the wasm heap at byte offsets.
+ */
+export interface NativeKernels {
+  /** C = op(A) @ op(B), row-major float32. */
   sgemm(heap: ArrayBuffer, transA: boolean, transB: boolean, m: number, n: number, k: number, aOff: number, bOff: number, cOff: number): void;
+  /** geom = [N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft]; channel multiplier 1. */
+  dwFilterGrad?(heap: ArrayBuffer, xOff: number, dyOff: number, outOff: number, geom: number[]): void;
+  dwInputGrad?(heap: ArrayBuffer, dyOff: number, wOff: number, outOff: number, geom: number[]): void;
   setThreads(n: number): void;
   getThreads(): number;
 }
@@ -16,7 +22,7 @@ export interface NativeStatus {
 
 const ADDON = path.join('build', 'native', 'sslight_native.node');
 
-let loaded: { gemm: NativeGemm | null; status: NativeStatus } | null = null;
+let loaded: { gemm: NativeKernels | null; status: NativeStatus } | null = null;
 
 /** build/native/sslight_native.node in the first ancestor of this file that has it. */
 function findAddon(): string | null {
@@ -33,17 +39,18 @@ function findAddon(): string | null {
   return null;
 }
 
-function load(): { gemm: NativeGemm | null; status: NativeStatus } {
+function load(): { gemm: NativeKernels | null; status: NativeStatus } {
   if (process.env.SSLIGHT_NATIVE === '0') return { gemm: null, status: { available: false, detail: 'disabled by SSLIGHT_NATIVE=0' } };
   const file = findAddon();
   if (!file) {
     return { gemm: null, status: { available: false, detail: `not built (sh src/kernels/native/build.sh; needs libopenblas-dev)` } };
   }
   try {
-    const gemm = require(file) as NativeGemm;
+    const gemm = require(file) as NativeKernels;
     const threads = Number(process.env.SSLIGHT_NATIVE_THREADS ?? 1);
     if (Number.isInteger(threads) && threads > 0) gemm.setThreads(threads);
-    return { gemm, status: { available: true, detail: `OpenBLAS sgemm addon, ${gemm.getThreads()} thread(s), ${file}` } };
+    const dw = typeof gemm.dwFilterGrad === 'function' ? ' + depth-wise gradients' : '';
+    return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s), ${file}` } };
   } catch (e) {
     const msg = String(e instanceof Error ? e.message : e).split('\n')[0];
     return { gemm: null, status: { available: false, detail: `failed to load ${file}: ${msg}` } };
@@ -51,7 +58,7 @@ function load(): { gemm: NativeGemm | null; status: NativeStatus } {
 }
 
 /** The addon, or null when it is not built, fails to load, or SSLIGHT_NATIVE=0. Loaded once. */
-export function nativeGemm(): NativeGemm | null {
+export function nativeKernels(): NativeKernels | null {
   loaded ??= load();
   return loaded.gemm;
 }

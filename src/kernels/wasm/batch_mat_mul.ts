@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { nativeGemm } from '../native';
+import { nativeKernels } from '../native';
 import { gemmNative, matMul2D } from './matmul2d';
 import { matMulTN } from './matmul_tn';
 import { baseKernel } from './originals';
@@ -24,7 +24,7 @@ export const batchMatMulKernel: tf.KernelFunc = (args) => {
   const k = transposeA ? ra : ca;
   const n = transposeB ? rb : cb;
   // With the native GEMM, plain products go native too (no per-call packing of the right operand).
-  const plain = batchA === 1 && batchB === 1 && !transposeA && !transposeB && !nativeGemm();
+  const plain = batchA === 1 && batchB === 1 && !transposeA && !transposeB && !nativeKernels();
   const broadcastOk = batchA === batchB || batchA === 1 || batchB === 1;
   if (plain || a.dtype !== 'float32' || !broadcastOk || m * n * k === 0 || (transposeB ? cb : rb) !== k) {
     return baseKernel('BatchMatMul').kernelFunc(args);
@@ -50,7 +50,7 @@ export const batchMatMulKernel: tf.KernelFunc = (args) => {
 
 /** op(a) @ op(b) for 2-D operands via the non-transposed GEMM. */
 function product2D(s: Scratch, a: tf.TensorInfo, tA: boolean, b: tf.TensorInfo, tB: boolean): tf.TensorInfo {
-  if (nativeGemm()) return gemmNative(s, a, tA, b, tB);
+  if (nativeKernels()) return gemmNative(s, a, tA, b, tB);
   const sizeA = tf.util.sizeFromShape(a.shape);
   const sizeB = tf.util.sizeFromShape(b.shape);
   const m = tA ? a.shape[1] : a.shape[0];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { nativeGemm } from '../native';
+import { nativeKernels } from '../native';
 import { convGeometry } from './grid';
 import { gemmNative } from './matmul2d';
 import { baseKernel } from './originals';
@@ -28,7 +28,7 @@ export const conv2DKernel: tf.KernelFunc = (args) => {
   }
   const [n, h, w] = x.shape;
   return withScratch(args.backend as BackendWasm, (s) => {
-    if (nativeGemm()) return s.reshape(gemmNative(s, s.reshape(x, [n * h * w, ci]), false, s.reshape(filter, [ci, co]), false), [n, h, w, co]);
+    if (nativeKernels()) return s.reshape(gemmNative(s, s.reshape(x, [n * h * w, ci]), false, s.reshape(filter, [ci, co]), false), [n, h, w, co]);
     const a = s.reshape(x, [1, n * h * w, ci]);
     const b = s.reshape(filter, [1, ci, co]);
     const out = s.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { nativeKernels } from '../native';
 import { blockMean } from './block_mean';
 import { assertUnitDilation } from './depthwise_backprop_input';
 import { convGeometry } from './grid';
@@ -8,7 +9,7 @@ import { requireInputs, Scratch, WasmKernelArgs, withScratch } from './scratch';
 /**
  * dW[kh,kw,c,q] = sum over n,oh,ow of xpad[n, oh*s+kh, ow*s+kw, c] * dy[n, oh, ow, c*m+q].
  *
- * Per tap, this is a column sum of an elementwise product, with no GEMM structure (one dot
+ * With the native addon built: one fused pass (multiplier 1). Otherwise, per tap, this is a column sum of an elementwise product, with no GEMM structure (one dot
  * product per channel), so it is memory-bound. Formulation, all whole-tensor XNNPACK ops:
  * - x is padded and split into its s*s stride phases ([s, s, N, Hs, Ws, C]; one plane when s=1),
  *   and dy is padded onto the same [N, Hs, Ws] grid. Then tap (kh, kw) pairs dy's flat row r with
@@ -32,6 +33,14 @@ export function depthwiseConv2dNativeBackpropFilter(args: WasmKernelArgs): tf.Te
   const hs = Math.max(Math.ceil((top + h) / sh), oh + Math.floor((kh - 1) / sh));
   const ws = Math.max(Math.ceil((left + w) / sw), ow + Math.floor((kw - 1) / sw));
 
+  const native = nativeKernels();
+  if (native?.dwFilterGrad && m === 1 && x.dtype === 'float32') {
+    const out = backend.makeOutput([kh, kw, c, 1], 'float32');
+    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer as ArrayBuffer;
+    const off = (t: tf.TensorInfo) => backend.getMemoryOffset(t.dataId);
+    native.dwFilterGrad(heap, off(x), off(dy), off(out), [n, h, w, c, oh, ow, kh, kw, sh, sw, top, left]);
+    return out;
+  }
   return withScratch(backend, (s) => {
     const xpad = s.pad(x, [[0, 0], [top, hs * sh - h - top], [left, ws * sw - w - left], [0, 0]]);
     const planes = splitPhases(s, xpad, n, hs, sh, ws, sw, c);

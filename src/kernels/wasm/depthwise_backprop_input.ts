@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { nativeKernels } from '../native';
 import { assertPadWithinFilter, convGeometry, dilateTo } from './grid';
 import { reverseTaps } from './heap_slice';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
@@ -7,7 +8,8 @@ import { transposedConv } from './transposed_conv';
 
 /**
  * dx = depth-wise full correlation of the zero-dilated dy with the filter rotated 180 degrees:
- * one XNNPACK depthwise conv per channel multiplier (MobileNets use multiplier 1).
+ * one XNNPACK depthwise conv per channel multiplier (MobileNets use multiplier 1); with the native
+ * addon built, a direct scatter (multiplier 1), which skips the stride's zero-dilation.
  */
 export function depthwiseConv2dNativeBackpropInput(args: WasmKernelArgs): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
@@ -21,6 +23,14 @@ export function depthwiseConv2dNativeBackpropInput(args: WasmKernelArgs): tf.Ten
   const { top, left } = info.padInfo;
   const { strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
 
+  const native = nativeKernels();
+  if (native?.dwInputGrad && m === 1 && dy.dtype === 'float32') {
+    const out = backend.makeOutput([n, h, w, c], 'float32');
+    const heap = (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer as ArrayBuffer;
+    const off = (t: tf.TensorInfo) => backend.getMemoryOffset(t.dataId);
+    native.dwInputGrad(heap, off(dy), off(filter), off(out), [n, h, w, c, oh, ow, kh, kw, sh, sw, top, left]);
+    return out;
+  }
   return withScratch(backend, (s) => {
     const one = (dyq: tf.TensorInfo, wq: tf.TensorInfo): tf.TensorInfo => {
       const dyd = sh === 1 && sw === 1 ? dyq : dilateTo(s, dyq, sh, sw, oh * sh, ow * sw);

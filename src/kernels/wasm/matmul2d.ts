@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeGemm } from '../native';
+import { nativeKernels } from '../native';
 import type { Scratch } from './scratch';
 
 type TensorInfo = tf.TensorInfo;
@@ -10,7 +10,7 @@ type TensorInfo = tf.TensorInfo;
  * id keeps it from pinning a packed copy of a long-lived activation.
  */
 export function matMul2D(s: Scratch, a: TensorInfo, b: TensorInfo): TensorInfo {
-  if (nativeGemm()) return gemmNative(s, a, false, b, false);
+  if (nativeKernels()) return gemmNative(s, a, false, b, false);
   const [m, k] = a.shape;
   const [k2, n] = b.shape;
   if (k !== k2) throw new Error(`matMul2D: inner sizes differ (${a.shape} x ${b.shape})`);
@@ -22,10 +22,10 @@ export function matMul2D(s: Scratch, a: TensorInfo, b: TensorInfo): TensorInfo {
 
 /**
  * op(a) @ op(b) with the native OpenBLAS addon, in place on the wasm heap: no packing, no
- * transposes. Call only when nativeGemm() is non-null.
+ * transposes. Call only when nativeKernels() is non-null.
  */
 export function gemmNative(s: Scratch, a: TensorInfo, transA: boolean, b: TensorInfo, transB: boolean): TensorInfo {
-  const native = nativeGemm();
+  const native = nativeKernels();
   if (!native) throw new Error('gemmNative: the native GEMM addon is not loaded');
   const [ar, ac] = a.shape;
   const [br, bc] = b.shape;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeGemm } from '../native';
+import { nativeKernels } from '../native';
 import { gemmNative, matMul2D } from './matmul2d';
 import type { Scratch } from './scratch';
 
@@ -21,7 +21,7 @@ export function matMulTN(s: Scratch, a: tf.TensorInfo, b: tf.TensorInfo): tf.Ten
   const [p, m] = a.shape;
   const [p2, n] = b.shape;
   if (p !== p2) throw new Error(`matMulTN: row counts differ (${a.shape} vs ${b.shape})`);
-  if (nativeGemm()) return gemmNative(s, a, true, b, false);
+  if (nativeKernels()) return gemmNative(s, a, true, b, false);
   let rows = Math.min(p, CHUNK_ROWS);
   if (rows === p && p >= 512 && (p & (p - 1)) === 0) rows = p - 8; // break the power-of-two stride
   const aWider = m > n;

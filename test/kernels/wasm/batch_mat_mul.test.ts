@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectClose } from '../../helpers/reference';
-import { valueAndGrads, values } from './compare';
+import { inMode, kernelModes, valueAndGrads, values } from './compare';
 import { expect } from 'chai';
 
 interface Case {
@@ -27,19 +27,21 @@ describe('wasm BatchMatMul (transposed / batched) matches the cpu backend', () =
     await tf.setBackend('cpu');
   });
 
-  for (const c of cases) {
-    it(`${c.a.join('x')}${c.tA ? 'ᵀ' : ''} @ ${c.b.join('x')}${c.tB ? 'ᵀ' : ''}`, async () => {
-      const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, c.tA, c.tB);
-      const ops = [
-        { shape: c.a, seed: 7 },
-        { shape: c.b, seed: 8 },
-      ];
-      const ref = await valueAndGrads('cpu', f, ops);
-      const got = await valueAndGrads('wasm', f, ops);
-      expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'product' });
-      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dA' });
-      expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dB' });
-    });
+  for (const mode of kernelModes()) {
+    for (const c of cases) {
+      it(`${`${c.a.join('x')}${c.tA ? 'ᵀ' : ''} @ ${c.b.join('x')}${c.tB ? 'ᵀ' : ''}`} [${mode}]`, () => inMode(mode, async () => {
+        const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, c.tA, c.tB);
+        const ops = [
+          { shape: c.a, seed: 7 },
+          { shape: c.b, seed: 8 },
+        ];
+        const ref = await valueAndGrads('cpu', f, ops);
+        const got = await valueAndGrads('wasm', f, ops);
+        expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'product' });
+        expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dA' });
+        expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dB' });
+      }));
+    }
   }
 
   // tfjs's matMul gradient does not reduce broadcast batch dims, so only the product is compared.

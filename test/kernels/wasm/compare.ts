@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../../../src/kernels/wasm';
 import { ensureGradients } from '../../../src/nn/gradients';
+import { nativeKernels, resetNativeForTests } from '../../../src/kernels/native';
 
 /** Deterministic values in [-1, 1) (a small LCG), so cpu and wasm see identical inputs. */
 export function values(n: number, seed: number): Float32Array {
@@ -46,4 +47,25 @@ export function maxRelErr(a: ArrayLike<number>, e: ArrayLike<number>, atol = 1e-
   let worst = 0;
   for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(a[i] - e[i]) / (atol + Math.abs(e[i])));
   return worst;
+}
+
+/**
+ * The wasm kernel paths to test: the XNNPACK compositions always, and the native addon's when
+ * it is built here. `inMode` runs `body` with that choice in force.
+ */
+export function kernelModes(): Array<'xnnpack' | 'native'> {
+  return nativeKernels() ? ['xnnpack', 'native'] : ['xnnpack'];
+}
+
+export async function inMode<T>(mode: 'xnnpack' | 'native', body: () => Promise<T>): Promise<T> {
+  const saved = process.env.SSLIGHT_NATIVE;
+  if (mode === 'xnnpack') process.env.SSLIGHT_NATIVE = '0';
+  resetNativeForTests();
+  try {
+    return await body();
+  } finally {
+    if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
+    else process.env.SSLIGHT_NATIVE = saved;
+    resetNativeForTests();
+  }
 }

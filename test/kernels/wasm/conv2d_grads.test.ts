@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectClose } from '../../helpers/reference';
-import { valueAndGrads } from './compare';
+import { inMode, kernelModes, valueAndGrads } from './compare';
 
 interface Case {
   x: [number, number, number, number];
@@ -33,19 +33,21 @@ describe('wasm Conv2D gradients match the cpu backend', () => {
     await tf.setBackend('cpu');
   });
 
-  for (const c of cases) {
-    const name = `x ${c.x.join('x')}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`;
-    it(name, async () => {
-      const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
-      const ops = [
-        { shape: c.x, seed: 1 },
-        { shape: [c.k, c.k, c.x[3], c.co], seed: 2 },
-      ];
-      const ref = await valueAndGrads('cpu', f, ops);
-      const got = await valueAndGrads('wasm', f, ops);
-      expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'forward' });
-      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dx (Conv2DBackpropInput)' });
-      expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dW (Conv2DBackpropFilter)' });
-    });
+  for (const mode of kernelModes()) {
+    for (const c of cases) {
+      const name = `x ${c.x.join('x')}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`;
+      it(`${name} [${mode}]`, () => inMode(mode, async () => {
+        const f = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
+        const ops = [
+          { shape: c.x, seed: 1 },
+          { shape: [c.k, c.k, c.x[3], c.co], seed: 2 },
+        ];
+        const ref = await valueAndGrads('cpu', f, ops);
+        const got = await valueAndGrads('wasm', f, ops);
+        expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'forward' });
+        expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dx (Conv2DBackpropInput)' });
+        expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dW (Conv2DBackpropFilter)' });
+      }));
+    }
   }
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectClose } from '../../helpers/reference';
-import { valueAndGrads } from './compare';
+import { inMode, kernelModes, valueAndGrads } from './compare';
 
 interface Case {
   x: [number, number, number, number];
@@ -31,20 +31,22 @@ describe('wasm DepthwiseConv2dNative gradients match the cpu backend', () => {
     await tf.setBackend('cpu');
   });
 
-  for (const c of cases) {
-    const name = `x ${c.x.join('x')}, ${c.k}x${c.k} x${c.mult}, stride ${c.stride}, ${c.pad}`;
-    it(name, async () => {
-      const f = (x: tf.Tensor, w: tf.Tensor) =>
-        tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
-      const ops = [
-        { shape: c.x, seed: 3 },
-        { shape: [c.k, c.k, c.x[3], c.mult], seed: 4 },
-      ];
-      const ref = await valueAndGrads('cpu', f, ops);
-      const got = await valueAndGrads('wasm', f, ops);
-      expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'forward' });
-      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dx (DepthwiseConv2dNativeBackpropInput)' });
-      expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dW (DepthwiseConv2dNativeBackpropFilter)' });
-    });
+  for (const mode of kernelModes()) {
+    for (const c of cases) {
+      const name = `x ${c.x.join('x')}, ${c.k}x${c.k} x${c.mult}, stride ${c.stride}, ${c.pad}`;
+      it(`${name} [${mode}]`, () => inMode(mode, async () => {
+        const f = (x: tf.Tensor, w: tf.Tensor) =>
+          tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad);
+        const ops = [
+          { shape: c.x, seed: 3 },
+          { shape: [c.k, c.k, c.x[3], c.mult], seed: 4 },
+        ];
+        const ref = await valueAndGrads('cpu', f, ops);
+        const got = await valueAndGrads('wasm', f, ops);
+        expectClose(got.y, ref.y, { rtol: 1e-4, atol: 1e-5, what: 'forward' });
+        expectClose(got.grads[0], ref.grads[0], { rtol: 1e-4, atol: 1e-5, what: 'dx (DepthwiseConv2dNativeBackpropInput)' });
+        expectClose(got.grads[1], ref.grads[1], { rtol: 1e-4, atol: 1e-5, what: 'dW (DepthwiseConv2dNativeBackpropFilter)' });
+      }));
+    }
   }
 });

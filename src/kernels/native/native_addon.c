@@ -1,0 +1,210 @@
+/*
+ * Optional native kernels for the wasm backend, running directly on the wasm heap (the
+ * WebAssembly.Memory ArrayBuffer): operands are never copied, packed or transposed by extra
+ * passes. Built by build.sh; when absent, the wasm kernels use their XNNPACK compositions.
+ *
+ * sgemm(heap, transA, transB, M, N, K, aOff, bOff, cOff)   OpenBLAS; C = op(A) op(B), row-major
+ * dwFilterGrad(heap, xOff, dyOff, outOff, geom)            depth-wise conv weight gradient
+ * dwInputGrad(heap, dyOff, wOff, outOff, geom)             depth-wise conv input gradient
+ *   geom = [N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft] (multiplier 1, NHWC)
+ * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
+ */
+#include <node_api.h>
+#include <cblas.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "sslight_native: N-API call failed"); return NULL; } } while (0)
+
+static int64_t arg_int(napi_env env, napi_value v) {
+  int64_t out = 0;
+  napi_get_value_int64(env, v, &out);
+  return out;
+}
+
+static napi_value sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 9) {
+    napi_throw_type_error(env, NULL, "sgemm(heap, transA, transB, M, N, K, aOff, bOff, cOff)");
+    return NULL;
+  }
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sgemm: heap must be an ArrayBuffer");
+    return NULL;
+  }
+  bool ta = false, tb = false;
+  CHECK(napi_get_value_bool(env, argv[1], &ta));
+  CHECK(napi_get_value_bool(env, argv[2], &tb));
+  const int64_t m = arg_int(env, argv[3]), n = arg_int(env, argv[4]), k = arg_int(env, argv[5]);
+  const int64_t ao = arg_int(env, argv[6]), bo = arg_int(env, argv[7]), co = arg_int(env, argv[8]);
+  if (m <= 0 || n <= 0 || k <= 0 || ao < 0 || bo < 0 || co < 0 || (ao | bo | co) % 4 != 0 ||
+      (uint64_t)ao + 4 * (uint64_t)(m * k) > length || (uint64_t)bo + 4 * (uint64_t)(k * n) > length ||
+      (uint64_t)co + 4 * (uint64_t)(m * n) > length) {
+    napi_throw_range_error(env, NULL, "sgemm: operands outside the heap or bad sizes");
+    return NULL;
+  }
+  const float *a = (const float *)((char *)data + ao);
+  const float *b = (const float *)((char *)data + bo);
+  float *c = (float *)((char *)data + co);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
+              (blasint)k, 1.0f, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), 0.0f, c, (blasint)n);
+  return NULL;
+}
+
+
+/* Reads the 12-entry geometry array; returns 0 on success. */
+static int read_geom(napi_env env, napi_value arr, int64_t g[12]) {
+  uint32_t len = 0;
+  if (napi_get_array_length(env, arr, &len) != napi_ok || len != 12) return -1;
+  for (uint32_t i = 0; i < 12; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, i, &v) != napi_ok) return -1;
+    g[i] = arg_int(env, v);
+    if (g[i] < 0 || (i < 10 && g[i] == 0)) return -1;
+  }
+  return 0;
+}
+
+static float *heap_floats(napi_env env, napi_value buf, int64_t off, int64_t count, size_t *len_out) {
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, buf, &data, &length) != napi_ok) return NULL;
+  if (off < 0 || off % 4 != 0 || (uint64_t)off + 4 * (uint64_t)count > length) return NULL;
+  if (len_out) *len_out = length;
+  return (float *)((char *)data + off);
+}
+
+/*
+ * dW[kh,kw,c] = sum over n,oh,ow of x[n, oh*sh+kh-pt, ow*sw+kw-pl, c] * dy[n,oh,ow,c].
+ * One pass over dy, each x row touched by at most KH output rows while it is in cache; the
+ * [KH*KW*C] accumulator stays in L1/L2. The inner loop over channels vectorises.
+ */
+static napi_value dw_filter_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t g[12];
+  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
+    napi_throw_type_error(env, NULL, "dwFilterGrad(heap, xOff, dyOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
+    return NULL;
+  }
+  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
+  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
+  const float *x = heap_floats(env, argv[0], arg_int(env, argv[1]), N * H * W * C, NULL);
+  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[2]), N * OH * OW * C, NULL);
+  float *out = heap_floats(env, argv[0], arg_int(env, argv[3]), KH * KW * C, NULL);
+  if (!x || !dy || !out) {
+    napi_throw_range_error(env, NULL, "dwFilterGrad: operands outside the heap");
+    return NULL;
+  }
+  float *acc = (float *)calloc((size_t)(KH * KW * C), sizeof(float));
+  if (!acc) {
+    napi_throw_error(env, NULL, "dwFilterGrad: out of memory");
+    return NULL;
+  }
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oh = 0; oh < OH; oh++) {
+      for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t ih = oh * sh + kh - pt;
+        if (ih < 0 || ih >= H) continue;
+        const float *xrow = x + ((n * H + ih) * W) * C;
+        const float *dyrow = dy + ((n * OH + oh) * OW) * C;
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const float *d = dyrow + ow * C;
+          for (int64_t kw = 0; kw < KW; kw++) {
+            const int64_t iw = ow * sw + kw - pl;
+            if (iw < 0 || iw >= W) continue;
+            const float *xv = xrow + iw * C;
+            float *a = acc + (kh * KW + kw) * C;
+            for (int64_t c = 0; c < C; c++) a[c] += xv[c] * d[c];
+          }
+        }
+      }
+    }
+  }
+  memcpy(out, acc, (size_t)(KH * KW * C) * sizeof(float));
+  free(acc);
+  return NULL;
+}
+
+/*
+ * dx[n,ih,iw,c] = sum over taps of dy[n,oh,ow,c] * w[kh,kw,c] where ih = oh*sh+kh-pt, iw = ow*sw+kw-pl:
+ * scattered from each dy pixel into its KH x KW input window (no zero-dilation for strides).
+ */
+static napi_value dw_input_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t g[12];
+  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
+    napi_throw_type_error(env, NULL, "dwInputGrad(heap, dyOff, wOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
+    return NULL;
+  }
+  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
+  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
+  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[1]), N * OH * OW * C, NULL);
+  const float *w = heap_floats(env, argv[0], arg_int(env, argv[2]), KH * KW * C, NULL);
+  float *dx = heap_floats(env, argv[0], arg_int(env, argv[3]), N * H * W * C, NULL);
+  if (!dy || !w || !dx) {
+    napi_throw_range_error(env, NULL, "dwInputGrad: operands outside the heap");
+    return NULL;
+  }
+  memset(dx, 0, (size_t)(N * H * W * C) * sizeof(float));
+  for (int64_t n = 0; n < N; n++) {
+    for (int64_t oh = 0; oh < OH; oh++) {
+      for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t ih = oh * sh + kh - pt;
+        if (ih < 0 || ih >= H) continue;
+        float *xrow = dx + ((n * H + ih) * W) * C;
+        const float *dyrow = dy + ((n * OH + oh) * OW) * C;
+        for (int64_t ow = 0; ow < OW; ow++) {
+          const float *d = dyrow + ow * C;
+          for (int64_t kw = 0; kw < KW; kw++) {
+            const int64_t iw = ow * sw + kw - pl;
+            if (iw < 0 || iw >= W) continue;
+            float *o = xrow + iw * C;
+            const float *wk = w + (kh * KW + kw) * C;
+            for (int64_t c = 0; c < C; c++) o[c] += d[c] * wk[c];
+          }
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  openblas_set_num_threads((int)arg_int(env, argv[0]));
+  return NULL;
+}
+
+static napi_value get_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
+  return out;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"dwFilterGrad", NULL, dw_filter_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"dwInputGrad", NULL, dw_input_grad, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, 5, props));
+  /* One thread by default, like the wasm backend; callers may raise it. */
+  openblas_set_num_threads(1);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
