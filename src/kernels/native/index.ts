@@ -11,6 +11,8 @@ export interface NativeKernels {
   /** geom = [N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft]; channel multiplier 1. */
   dwFilterGrad?(heap: ArrayBuffer, xOff: number, dyOff: number, outOff: number, geom: number[]): void;
   dwInputGrad?(heap: ArrayBuffer, dyOff: number, wOff: number, outOff: number, geom: number[]): void;
+  /** dy where 0 < x <= 6, else 0. */
+  relu6Grad?(heap: ArrayBuffer, dyOff: number, xOff: number, outOff: number, count: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -7,6 +7,7 @@
  * dwFilterGrad(heap, xOff, dyOff, outOff, geom)            depth-wise conv weight gradient
  * dwInputGrad(heap, dyOff, wOff, outOff, geom)             depth-wise conv input gradient
  *   geom = [N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft] (multiplier 1, NHWC)
+ * relu6Grad(heap, dyOff, xOff, outOff, count)             dy where 0 < x <= 6, else 0 (NaN x: NaN)
  * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
  */
 #include <node_api.h>
@@ -178,6 +179,29 @@ static napi_value dw_input_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value relu6_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 5) {
+    napi_throw_type_error(env, NULL, "relu6Grad(heap, dyOff, xOff, outOff, count)");
+    return NULL;
+  }
+  const int64_t count = arg_int(env, argv[4]);
+  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[1]), count, NULL);
+  const float *x = heap_floats(env, argv[0], arg_int(env, argv[2]), count, NULL);
+  float *out = heap_floats(env, argv[0], arg_int(env, argv[3]), count, NULL);
+  if (count < 0 || !dy || !x || !out) {
+    napi_throw_range_error(env, NULL, "relu6Grad: operands outside the heap");
+    return NULL;
+  }
+  for (int64_t i = 0; i < count; i++) {
+    const float v = x[i];
+    out[i] = (v > 0.0f && v <= 6.0f) ? dy[i] : (v != v ? v : 0.0f);
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -200,8 +224,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"dwFilterGrad", NULL, dw_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"dwInputGrad", NULL, dw_input_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"relu6Grad", NULL, relu6_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, 5, props));
+  CHECK(napi_define_properties(env, exports, 6, props));
   /* One thread by default, like the wasm backend; callers may raise it. */
   openblas_set_num_threads(1);
   return exports;

@@ -8,7 +8,7 @@ import { batchMatMulKernel } from './batch_mat_mul';
 import { castKernel, identityKernel } from './identity';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
-import { ensureRelu6Gradient } from './relu6_grad';
+import { ensureRelu6Gradient, RELU6_GRAD_KERNEL, relu6GradKernel } from './relu6_grad';
 import { sliceKernel } from './slice';
 import { tileKernel } from './tile';
 
@@ -54,5 +54,6 @@ export function registerWasmTrainingKernels(): void {
     Cast: castKernel,
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
+  tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
   registered = true;
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { expectClose } from '../../helpers/reference';
-import { valueAndGrads } from './compare';
+import { inMode, kernelModes, valueAndGrads, values } from './compare';
 
 describe('wasm Sum/Mean over leading axes, Relu6 gradient and Slice match the cpu backend', () => {
   after(async () => {
@@ -35,25 +35,27 @@ describe('wasm Sum/Mean over leading axes, Relu6 gradient and Slice match the cp
     }
   }
 
-  it('relu6 gradient: 1 on (0, 6], 0 elsewhere, as on cpu', async () => {
-    const xs = [-3, -1e-30, 0, 1e-40, 0.5, 5.9999995, 6, 6.0000005, 7, 1e30, -1e30];
-    const run = async (b: 'cpu' | 'wasm') => {
-      await tf.setBackend(b);
-      return tf.tidy(() => Array.from(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu6(x), 3)))(tf.tensor1d(xs)).dataSync()));
-    };
-    await valueAndGrads('wasm', (x) => x, [{ shape: [1], seed: 1 }]); // registers the wasm kernels
-    const cpu = await run('cpu');
-    expect(cpu).to.deep.equal([0, 0, 0, 3, 3, 3, 3, 0, 0, 0, 0]);
-    expect(await run('wasm')).to.deep.equal(cpu);
-  });
+  for (const mode of kernelModes()) {
+    it(`relu6 gradient: 1 on (0, 6], 0 elsewhere, as on cpu [${mode}]`, () => inMode(mode, async () => {
+      const xs = [-3, -1e-30, 0, 1e-40, 0.5, 5.9999995, 6, 6.0000005, 7, 1e30, -1e30];
+      const run = async (b: 'cpu' | 'wasm') => {
+        await tf.setBackend(b);
+        return tf.tidy(() => Array.from(tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu6(x), 3)))(tf.tensor1d(xs)).dataSync()));
+      };
+      await valueAndGrads('wasm', (x) => x, [{ shape: [1], seed: 1 }]); // registers the wasm kernels
+      const cpu = await run('cpu');
+      expect(cpu).to.deep.equal([0, 0, 0, 3, 3, 3, 3, 0, 0, 0, 0]);
+      expect(await run('wasm')).to.deep.equal(cpu);
+    }));
 
-  it('relu6 gradient on random inputs', async () => {
-    const f = (x: tf.Tensor) => tf.relu6(tf.mul(x, 8));
-    const ops = [{ shape: [4, 5, 6], seed: 5 }];
-    const ref = await valueAndGrads('cpu', f, ops);
-    const got = await valueAndGrads('wasm', f, ops);
-    expectClose(got.grads[0], ref.grads[0], { rtol: 1e-6, atol: 0, what: 'drelu6' });
-  });
+    it(`relu6 gradient on random inputs [${mode}]`, () => inMode(mode, async () => {
+      const f = (x: tf.Tensor) => tf.relu6(tf.mul(x, 8));
+      const ops = [{ shape: [4, 5, 6], seed: 5 }];
+      const ref = await valueAndGrads('cpu', f, ops);
+      const got = await valueAndGrads('wasm', f, ops);
+      expectClose(got.grads[0], ref.grads[0], { rtol: 1e-6, atol: 0, what: 'drelu6' });
+    }));
+  }
 
   const slices: Array<{ shape: number[]; begin: number[]; size: number[] }> = [
     { shape: [4, 5, 6, 3], begin: [1, 2, 0, 0], size: [2, 3, 6, 3] }, // partial rows
@@ -70,6 +72,32 @@ describe('wasm Sum/Mean over leading axes, Relu6 gradient and Slice match the cp
       const got = await valueAndGrads('wasm', f, ops);
       expect(Array.from(got.y)).to.deep.equal(Array.from(ref.y));
       expect(Array.from(got.grads[0])).to.deep.equal(Array.from(ref.grads[0]));
+    });
+  }
+});
+
+describe('wasm Tile matches the cpu backend', () => {
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+  const tiles: Array<{ shape: number[]; reps: number[] }> = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] }, // batch-norm gradient pattern
+    { shape: [3, 1, 1, 6], reps: [1, 2, 3, 1] }, // global-pool gradient pattern
+    { shape: [2, 3], reps: [2, 3] }, // repeats inside the innermost axis
+    { shape: [4, 1, 3], reps: [1, 5, 1] },
+    { shape: [2, 2, 2], reps: [1, 1, 1] },
+    { shape: [5], reps: [7] },
+  ];
+  for (const c of tiles) {
+    it(`tile ${c.shape.join('x')} by [${c.reps}]`, async () => {
+      const run = async (b: 'cpu' | 'wasm') => {
+        await valueAndGrads(b, (x) => x, [{ shape: [1], seed: 1 }]);
+        return tf.tidy(() => {
+          const t = tf.tile(tf.tensor(values(tf.util.sizeFromShape(c.shape), 41), c.shape), c.reps);
+          return { shape: t.shape, data: Array.from(t.dataSync()) };
+        });
+      };
+      expect(await run('wasm')).to.deep.equal(await run('cpu'));
     });
   }
 });
