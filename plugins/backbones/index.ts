@@ -2,3 +2,4 @@
 export * from './features';
 export * from './mobilenetv2';
 export * from './resnet';
+export * from './vit';
