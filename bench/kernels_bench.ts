@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/core/backend';
-import { nativeStatus } from '../src/kernels/native';
+import { nativeKernels, nativeStatus, resetNativeForTests } from '../src/kernels/native';
 import { baseKernel } from '../src/kernels/wasm/originals';
 
 /**
@@ -118,17 +118,34 @@ function timeCase(c: KernelCase): KernelTiming {
   return { kernel: c.kernel, ms: Number(best.toFixed(2)), gflops: Number(((2 * c.macs) / best / 1e6).toFixed(2)), shapes };
 }
 
-/** Times the kernels on wasm; restores the previously active backend afterwards. */
+/**
+ * Times the kernels on wasm, once with the XNNPACK compositions and, when the optional native
+ * addon is built, once with it; restores the previously active backend afterwards.
+ */
 export async function runKernelBench(): Promise<Record<string, unknown>> {
   const previous = tf.getBackend();
   await selectBackend('wasm');
-  const results: Record<string, KernelTiming> = {};
+  const saved = process.env.SSLIGHT_NATIVE;
+  const modes: Record<string, Record<string, KernelTiming>> = {};
   try {
-    for (const c of [...convCases(), ...reductionCases()]) results[c.name] = timeCase(c);
+    const available = nativeKernels() !== null;
+    for (const mode of available ? ['xnnpack', 'native'] : ['xnnpack']) {
+      process.env.SSLIGHT_NATIVE = mode === 'native' ? '1' : '0';
+      resetNativeForTests();
+      const results: Record<string, KernelTiming> = {};
+      for (const c of [...convCases(), ...reductionCases()]) {
+        if (c.shipped && mode === 'native') continue;
+        results[c.name] = timeCase(c);
+      }
+      modes[mode] = results;
+    }
   } finally {
+    if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
+    else process.env.SSLIGHT_NATIVE = saved;
+    resetNativeForTests();
     if (previous && previous !== 'wasm') await tf.setBackend(previous);
   }
-  return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', results };
+  return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', modes };
 }
 
 if (require.main === module) {
