@@ -13,6 +13,10 @@ export interface NativeKernels {
   dwInputGrad?(heap: ArrayBuffer, dyOff: number, wOff: number, outOff: number, geom: number[]): void;
   /** dy where 0 < x <= 6, else 0. */
   relu6Grad?(heap: ArrayBuffer, dyOff: number, xOff: number, outOff: number, count: number): void;
+  /** Offsets of [x, gamma, beta, y, mean, var]; x and y are [m, c]. */
+  bnTrain?(heap: ArrayBuffer, offsets: number[], m: number, c: number, eps: number): void;
+  /** Offsets of [dy, x, mean, var, gamma, dx, dgamma, dbeta]. */
+  bnTrainGrad?(heap: ArrayBuffer, offsets: number[], m: number, c: number, eps: number): void;
   setThreads(n: number): void;
   getThreads(): number;
 }

@@ -8,6 +8,8 @@
  * dwInputGrad(heap, dyOff, wOff, outOff, geom)             depth-wise conv input gradient
  *   geom = [N, H, W, C, OH, OW, KH, KW, strideH, strideW, padTop, padLeft] (multiplier 1, NHWC)
  * relu6Grad(heap, dyOff, xOff, outOff, count)             dy where 0 < x <= 6, else 0 (NaN x: NaN)
+ * bnTrain(heap, [x, gamma, beta, y, mean, var], M, C, eps) training batch norm over M rows of C
+ * bnTrainGrad(heap, [dy, x, mean, var, gamma, dx, dgamma, dbeta], M, C, eps)   its gradient
  * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
  */
 #include <node_api.h>
@@ -15,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "sslight_native: N-API call failed"); return NULL; } } while (0)
 
@@ -202,6 +205,129 @@ static napi_value relu6_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Reads `count` byte offsets (an array) and resolves each to a float pointer of `sizes[i]` floats. */
+static int heap_ptrs(napi_env env, napi_value heap, napi_value arr, int count, const int64_t *sizes, float **out) {
+  uint32_t len = 0;
+  if (napi_get_array_length(env, arr, &len) != napi_ok || (int)len != count) return -1;
+  for (int i = 0; i < count; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, (uint32_t)i, &v) != napi_ok) return -1;
+    out[i] = heap_floats(env, heap, arg_int(env, v), sizes[i], NULL);
+    if (!out[i]) return -1;
+  }
+  return 0;
+}
+
+/*
+ * Training-mode batch norm of x [M, C]: mean and biased variance per channel (two passes,
+ * double accumulators), then y = (x - mean) * gamma / sqrt(var + eps) + beta.
+ */
+static napi_value bn_train(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double eps = 0;
+  if (argc != 5 || napi_get_value_double(env, argv[4], &eps) != napi_ok) {
+    napi_throw_type_error(env, NULL, "bnTrain(heap, [x, gamma, beta, y, mean, var], M, C, eps)");
+    return NULL;
+  }
+  const int64_t M = arg_int(env, argv[2]), C = arg_int(env, argv[3]);
+  const int64_t sizes[6] = {M * C, C, C, M * C, C, C};
+  float *p[6];
+  if (M <= 0 || C <= 0 || heap_ptrs(env, argv[0], argv[1], 6, sizes, p) != 0) {
+    napi_throw_range_error(env, NULL, "bnTrain: operands outside the heap or bad sizes");
+    return NULL;
+  }
+  const float *x = p[0], *gamma = p[1], *beta = p[2];
+  float *y = p[3], *mean = p[4], *var = p[5];
+  double *acc = (double *)calloc((size_t)C, sizeof(double));
+  float *scale = (float *)malloc((size_t)C * sizeof(float));
+  float *shift = (float *)malloc((size_t)C * sizeof(float));
+  if (!acc || !scale || !shift) {
+    free(acc); free(scale); free(shift);
+    napi_throw_error(env, NULL, "bnTrain: out of memory");
+    return NULL;
+  }
+  for (int64_t r = 0; r < M; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) acc[c] += row[c];
+  }
+  for (int64_t c = 0; c < C; c++) { mean[c] = (float)(acc[c] / (double)M); acc[c] = 0; }
+  for (int64_t r = 0; r < M; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) { const double d = (double)row[c] - mean[c]; acc[c] += d * d; }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    var[c] = (float)(acc[c] / (double)M);
+    scale[c] = (float)(gamma[c] / sqrt((double)var[c] + eps));
+    shift[c] = beta[c];
+  }
+  for (int64_t r = 0; r < M; r++) {
+    const float *row = x + r * C;
+    float *out = y + r * C;
+    for (int64_t c = 0; c < C; c++) out[c] = (row[c] - mean[c]) * scale[c] + shift[c];
+  }
+  free(acc); free(scale); free(shift);
+  return NULL;
+}
+
+/*
+ * With xc = x - mean, inv = 1/sqrt(var + eps), k = gamma * inv:
+ *   dbeta = sum(dy), dgamma = inv * sum(dy * xc),
+ *   dx = k * (dy - sum(dy)/M) - xc * k * inv^2 * sum(dy * xc)/M.
+ * One pass for the sums, one for dx.
+ */
+static napi_value bn_train_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double eps = 0;
+  if (argc != 5 || napi_get_value_double(env, argv[4], &eps) != napi_ok) {
+    napi_throw_type_error(env, NULL, "bnTrainGrad(heap, [dy, x, mean, var, gamma, dx, dgamma, dbeta], M, C, eps)");
+    return NULL;
+  }
+  const int64_t M = arg_int(env, argv[2]), C = arg_int(env, argv[3]);
+  const int64_t sizes[8] = {M * C, M * C, C, C, C, M * C, C, C};
+  float *p[8];
+  if (M <= 0 || C <= 0 || heap_ptrs(env, argv[0], argv[1], 8, sizes, p) != 0) {
+    napi_throw_range_error(env, NULL, "bnTrainGrad: operands outside the heap or bad sizes");
+    return NULL;
+  }
+  const float *dy = p[0], *x = p[1], *mean = p[2], *var = p[3], *gamma = p[4];
+  float *dx = p[5], *dgamma = p[6], *dbeta = p[7];
+  double *sdy = (double *)calloc((size_t)C, sizeof(double));
+  double *sdyxc = (double *)calloc((size_t)C, sizeof(double));
+  float *a = (float *)malloc((size_t)C * sizeof(float));
+  float *b = (float *)malloc((size_t)C * sizeof(float));
+  float *cst = (float *)malloc((size_t)C * sizeof(float));
+  if (!sdy || !sdyxc || !a || !b || !cst) {
+    free(sdy); free(sdyxc); free(a); free(b); free(cst);
+    napi_throw_error(env, NULL, "bnTrainGrad: out of memory");
+    return NULL;
+  }
+  for (int64_t r = 0; r < M; r++) {
+    const float *g = dy + r * C, *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) { sdy[c] += g[c]; sdyxc[c] += (double)g[c] * ((double)row[c] - mean[c]); }
+  }
+  for (int64_t c = 0; c < C; c++) {
+    const double inv = 1.0 / sqrt((double)var[c] + eps);
+    const double k = gamma[c] * inv;
+    dbeta[c] = (float)sdy[c];
+    dgamma[c] = (float)(sdyxc[c] * inv);
+    /* dx = a*dy + b*xc + cst with a = k, b = -k*inv^2*mean(dy*xc), cst = -k*mean(dy) */
+    a[c] = (float)k;
+    b[c] = (float)(-k * inv * inv * sdyxc[c] / (double)M);
+    cst[c] = (float)(-k * sdy[c] / (double)M);
+  }
+  for (int64_t r = 0; r < M; r++) {
+    const float *g = dy + r * C, *row = x + r * C;
+    float *o = dx + r * C;
+    for (int64_t c = 0; c < C; c++) o[c] = a[c] * g[c] + b[c] * (row[c] - mean[c]) + cst[c];
+  }
+  free(sdy); free(sdyxc); free(a); free(b); free(cst);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -225,8 +351,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dwFilterGrad", NULL, dw_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"dwInputGrad", NULL, dw_input_grad, NULL, NULL, NULL, napi_default, NULL},
       {"relu6Grad", NULL, relu6_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"bnTrain", NULL, bn_train, NULL, NULL, NULL, napi_default, NULL},
+      {"bnTrainGrad", NULL, bn_train_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, 6, props));
+  CHECK(napi_define_properties(env, exports, 8, props));
   /* One thread by default, like the wasm backend; callers may raise it. */
   openblas_set_num_threads(1);
   return exports;

@@ -6,6 +6,7 @@ import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
 import { batchMatMulKernel } from './batch_mat_mul';
 import { castKernel, identityKernel } from './identity';
+import { registerBatchNormKernels } from '../batchnorm_train';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
 import { ensureRelu6Gradient, RELU6_GRAD_KERNEL, relu6GradKernel } from './relu6_grad';
@@ -55,5 +56,6 @@ export function registerWasmTrainingKernels(): void {
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
+  registerBatchNormKernels();
   registered = true;
 }
