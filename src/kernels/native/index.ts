@@ -15,6 +15,12 @@ export interface NativeKernels {
   relu6Grad?(heap: ArrayBuffer, dyOff: number, xOff: number, outOff: number, count: number): void;
   /** Offsets of [x, gamma, beta, y, mean, var]; x and y are [m, c]. */
   bnTrain?(heap: ArrayBuffer, offsets: number[], m: number, c: number, eps: number): void;
+  /** cgeom = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft]; offsets of [x, w, y]. */
+  conv2d?(heap: ArrayBuffer, offsets: number[], cgeom: number[]): void;
+  /** Offsets of [x, dy, dw]. */
+  conv2dFilterGrad?(heap: ArrayBuffer, offsets: number[], cgeom: number[]): void;
+  /** Offsets of [dy, w, dx]. */
+  conv2dInputGrad?(heap: ArrayBuffer, offsets: number[], cgeom: number[]): void;
   /** Offsets of [dy, x, mean, var, gamma, dx, dgamma, dbeta]. */
   bnTrainGrad?(heap: ArrayBuffer, offsets: number[], m: number, c: number, eps: number): void;
   setThreads(n: number): void;

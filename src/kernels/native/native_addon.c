@@ -10,6 +10,9 @@
  * relu6Grad(heap, dyOff, xOff, outOff, count)             dy where 0 < x <= 6, else 0 (NaN x: NaN)
  * bnTrain(heap, [x, gamma, beta, y, mean, var], M, C, eps) training batch norm over M rows of C
  * bnTrainGrad(heap, [dy, x, mean, var, gamma, dx, dgamma, dbeta], M, C, eps)   its gradient
+ * conv2d(heap, [x, w, y], cgeom), conv2dFilterGrad(heap, [x, dy, dw], cgeom),
+ * conv2dInputGrad(heap, [dy, w, dx], cgeom)                im2col (in row chunks) + sgemm;
+ *   cgeom = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft], NHWC / HWIO
  * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
  */
 #include <node_api.h>
@@ -328,6 +331,120 @@ static napi_value bn_train_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  int64_t N, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl;
+} conv_geom;
+
+static int read_conv_geom(napi_env env, napi_value arr, conv_geom *g) {
+  int64_t v[13];
+  uint32_t len = 0;
+  if (napi_get_array_length(env, arr, &len) != napi_ok || len != 13) return -1;
+  for (uint32_t i = 0; i < 13; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok) return -1;
+    v[i] = arg_int(env, e);
+    if (v[i] < 0 || (i < 11 && v[i] == 0)) return -1;
+  }
+  g->N = v[0]; g->H = v[1]; g->W = v[2]; g->Ci = v[3]; g->OH = v[4]; g->OW = v[5]; g->Co = v[6];
+  g->KH = v[7]; g->KW = v[8]; g->sh = v[9]; g->sw = v[10]; g->pt = v[11]; g->pl = v[12];
+  return 0;
+}
+
+/* Output pixels per chunk: the [rows, KH*KW*Ci] patch matrix stays around 4 MiB. */
+static int64_t chunk_rows(const conv_geom *g) {
+  const int64_t k = g->KH * g->KW * g->Ci;
+  int64_t rows = (1 << 20) / (k > 0 ? k : 1);
+  return rows < 64 ? 64 : rows;
+}
+
+/* Patches of output pixels [p0, p0 + rows) as rows of col ([kh][kw][ci] order, zero padding). */
+static void im2col(const conv_geom *g, const float *x, int64_t p0, int64_t rows, float *col) {
+  const int64_t k = g->KH * g->KW * g->Ci, per_image = g->OH * g->OW;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t p = p0 + r, n = p / per_image, oh = (p % per_image) / g->OW, ow = p % g->OW;
+    float *dst = col + r * k;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+      const int64_t ih = oh * g->sh + kh - g->pt;
+      for (int64_t kw = 0; kw < g->KW; kw++, dst += g->Ci) {
+        const int64_t iw = ow * g->sw + kw - g->pl;
+        if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) memset(dst, 0, (size_t)g->Ci * sizeof(float));
+        else memcpy(dst, x + ((n * g->H + ih) * g->W + iw) * g->Ci, (size_t)g->Ci * sizeof(float));
+      }
+    }
+  }
+}
+
+/* Adds the patch rows back into dx (the adjoint of im2col). */
+static void col2im_add(const conv_geom *g, const float *col, int64_t p0, int64_t rows, float *dx) {
+  const int64_t k = g->KH * g->KW * g->Ci, per_image = g->OH * g->OW;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t p = p0 + r, n = p / per_image, oh = (p % per_image) / g->OW, ow = p % g->OW;
+    const float *src = col + r * k;
+    for (int64_t kh = 0; kh < g->KH; kh++) {
+      const int64_t ih = oh * g->sh + kh - g->pt;
+      for (int64_t kw = 0; kw < g->KW; kw++, src += g->Ci) {
+        const int64_t iw = ow * g->sw + kw - g->pl;
+        if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+        float *d = dx + ((n * g->H + ih) * g->W + iw) * g->Ci;
+        for (int64_t c = 0; c < g->Ci; c++) d[c] += src[c];
+      }
+    }
+  }
+}
+
+enum conv_mode { CONV_FWD, CONV_FILTER_GRAD, CONV_INPUT_GRAD };
+
+static napi_value conv_common(napi_env env, napi_callback_info info, enum conv_mode mode) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  conv_geom g;
+  if (argc != 3 || read_conv_geom(env, argv[2], &g) != 0) {
+    napi_throw_type_error(env, NULL, "conv(heap, [a, b, out], [N,H,W,Ci,OH,OW,Co,KH,KW,sh,sw,pt,pl])");
+    return NULL;
+  }
+  const int64_t P = g.N * g.OH * g.OW, K = g.KH * g.KW * g.Ci;
+  const int64_t xs = g.N * g.H * g.W * g.Ci, ys = P * g.Co, ws = K * g.Co;
+  int64_t sizes[3];
+  if (mode == CONV_FWD) { sizes[0] = xs; sizes[1] = ws; sizes[2] = ys; }
+  else if (mode == CONV_FILTER_GRAD) { sizes[0] = xs; sizes[1] = ys; sizes[2] = ws; }
+  else { sizes[0] = ys; sizes[1] = ws; sizes[2] = xs; }
+  float *p[3];
+  if (heap_ptrs(env, argv[0], argv[1], 3, sizes, p) != 0) {
+    napi_throw_range_error(env, NULL, "conv: operands outside the heap");
+    return NULL;
+  }
+  const int64_t rows = chunk_rows(&g);
+  float *col = (float *)malloc((size_t)(rows * K) * sizeof(float));
+  if (!col) {
+    napi_throw_error(env, NULL, "conv: out of memory");
+    return NULL;
+  }
+  if (mode == CONV_INPUT_GRAD) memset(p[2], 0, (size_t)xs * sizeof(float));
+  for (int64_t p0 = 0; p0 < P; p0 += rows) {
+    const int64_t r = P - p0 < rows ? P - p0 : rows;
+    if (mode == CONV_FWD) {
+      im2col(&g, p[0], p0, r, col);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)r, (blasint)g.Co, (blasint)K, 1.0f, col,
+                  (blasint)K, p[1], (blasint)g.Co, 0.0f, p[2] + p0 * g.Co, (blasint)g.Co);
+    } else if (mode == CONV_FILTER_GRAD) {
+      im2col(&g, p[0], p0, r, col);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.Co, (blasint)r, 1.0f, col,
+                  (blasint)K, p[1] + p0 * g.Co, (blasint)g.Co, p0 == 0 ? 0.0f : 1.0f, p[2], (blasint)g.Co);
+    } else {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)r, (blasint)K, (blasint)g.Co, 1.0f,
+                  p[0] + p0 * g.Co, (blasint)g.Co, p[1], (blasint)g.Co, 0.0f, col, (blasint)K);
+      col2im_add(&g, col, p0, r, p[2]);
+    }
+  }
+  free(col);
+  return NULL;
+}
+
+static napi_value conv2d_fwd(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_FWD); }
+static napi_value conv2d_filter_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_FILTER_GRAD); }
+static napi_value conv2d_input_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_INPUT_GRAD); }
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -353,8 +470,11 @@ static napi_value init(napi_env env, napi_value exports) {
       {"relu6Grad", NULL, relu6_grad, NULL, NULL, NULL, napi_default, NULL},
       {"bnTrain", NULL, bn_train, NULL, NULL, NULL, napi_default, NULL},
       {"bnTrainGrad", NULL, bn_train_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2d", NULL, conv2d_fwd, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dFilterGrad", NULL, conv2d_filter_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"conv2dInputGrad", NULL, conv2d_input_grad, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, 8, props));
+  CHECK(napi_define_properties(env, exports, 11, props));
   /* One thread by default, like the wasm backend; callers may raise it. */
   openblas_set_num_threads(1);
   return exports;

@@ -3,11 +3,13 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { convGeometry } from './grid';
 import { sliceOnHeap } from './heap_slice';
 import { matMulTN } from './matmul_tn';
+import { nativeConv } from './native_conv';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
 
 /**
  * dW[kh,kw,ci,co] = sum over n,oh,ow of xpad[n, oh*s+kh, ow*s+kw, ci] * dy[n, oh, ow, co].
  * - 1x1, stride 1, no padding: a GEMM, x2d^T @ dy2d, in cache-sized chunks (see matmul_tn).
+ * - otherwise, with the native addon: im2col + sgemm;
  * - otherwise: a stride-1 convolution of x seen as [Ci, H, W, N] (N as channels) with dy seen as
  *   a [OH, OW, N, Co] filter dilated by the stride; it yields [Ci, KH, KW, Co].
  */
@@ -26,6 +28,8 @@ export function conv2DBackpropFilter(args: WasmKernelArgs): tf.TensorInfo {
       const m = n * h * w;
       return s.reshape(matMulTN(s, s.reshape(x, [m, ci]), s.reshape(dy, [m, co])), [1, 1, ci, co]);
     }
+    const viaNative = nativeConv('conv2dFilterGrad', backend, x, dy, [kh, kw, ci, co], info);
+    if (viaNative) return s.track(viaNative);
     const xT = s.transpose(x, [3, 1, 2, 0]); // [ci, h, w, n]
     const dyF = s.transpose(dy, [1, 2, 0, 3]); // [oh, ow, n, co]
     const bottom = Math.max(0, (oh - 1) * sh + kh - h - top);

@@ -28,6 +28,7 @@ cases.push({ x: [1, 9, 9, 2], k: 5, co: 3, stride: 2, pad: 2 });
 cases.push({ x: [2, 40, 30, 3], k: 1, co: 5, stride: 1, pad: 'same' }); // 2400 rows: chunked GEMM
 cases.push({ x: [2, 40, 30, 7], k: 1, co: 2, stride: 1, pad: 'valid' }); // chunked, ci > co
 cases.push({ x: [2, 16, 16, 3], k: 1, co: 4, stride: 1, pad: 'same' }); // 512 rows: power-of-two split
+cases.push({ x: [2, 24, 24, 128], k: 3, co: 4, stride: 1, pad: 'same' }); // native im2col in several chunks
 describe('wasm Conv2D gradients match the cpu backend', () => {
   after(async () => {
     await tf.setBackend('cpu');
