@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerBatchNormKernels } from '../batchnorm_train';
+import { batchMatMulKernel } from './batch_mat_mul';
 import { conv2DKernel } from './conv2d';
 import { conv2DBackpropFilter } from './conv2d_backprop_filter';
 import { conv2DBackpropInput } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter';
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
-import { batchMatMulKernel } from './batch_mat_mul';
 import { castKernel, identityKernel } from './identity';
-import { registerBatchNormKernels } from '../batchnorm_train';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
 import { ensureRelu6Gradient, RELU6_GRAD_KERNEL, relu6GradKernel } from './relu6_grad';
@@ -33,8 +33,9 @@ export const WASM_TRAINING_KERNELS = [
 
 /**
  * Registers the training kernels the wasm backend lacks (or ships as scalar loops), composed from
- * its XNNPACK kernels, and a faster Relu6 gradient on wasm. Idempotent; safe before or after the
- * wasm backend is initialised. Call it again after registering gradients late: it re-applies the
+ * its XNNPACK kernels (or run by the optional native addon when it is built), plus our own
+ * kernels for the Relu6 gradient and batchNormTrain. Idempotent; safe before or after the wasm
+ * backend is initialised. Call it again after registering gradients late: it re-applies the
  * Relu6 gradient if the registration replaced it.
  */
 export function registerWasmTrainingKernels(): void {

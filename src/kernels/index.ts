@@ -1,0 +1,4 @@
+export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm';
+export { batchNormTrain } from './batchnorm_train';
+export { nativeKernels, nativeStatus } from './native';
+export type { NativeKernels, NativeStatus } from './native';
