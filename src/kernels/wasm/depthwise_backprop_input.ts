@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { nativeKernels } from '../native';
-import { assertPadWithinFilter, convGeometry, dilateTo } from './grid';
+import { convGeometry, dilateTo } from './grid';
 import { reverseTaps } from './heap_slice';
 import { requireInputs, WasmKernelArgs, withScratch } from './scratch';
 import { transposedConv } from './transposed_conv';
@@ -17,7 +17,6 @@ export function depthwiseConv2dNativeBackpropInput(args: WasmKernelArgs): tf.Ten
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   assertUnitDilation(attrs.dilations);
   const info = convGeometry(attrs.inputShape, filter.shape, attrs.strides, attrs.pad, attrs.dimRoundingMode, true, undefined);
-  assertPadWithinFilter(info);
   const [kh, kw, c, m] = filter.shape;
   const [n, h, w] = attrs.inputShape;
   const { top, left } = info.padInfo;

@@ -29,17 +29,6 @@ export function convGeometry(
   );
 }
 
-/** Transposed convolutions assume top/left padding < filter size (always true for 'same'/'valid'). */
-export function assertPadWithinFilter(info: tf.backend_util.Conv2DInfo): void {
-  const { top, left } = info.padInfo;
-  if (top > info.filterHeight - 1 || left > info.filterWidth - 1) {
-    throw new Error(
-      `wasm conv gradients: explicit padding (top ${top}, left ${left}) must be smaller than the filter ` +
-        `(${info.filterHeight}x${info.filterWidth})`,
-    );
-  }
-}
-
 /** Pads with zeros or crops rows/cols at the end so that `t` becomes [N, h, w, C]. */
 export function fitTo(s: Scratch, t: TensorInfo, h: number, w: number): TensorInfo {
   const [n, th, tw, c] = t.shape;

@@ -29,6 +29,10 @@ cases.push({ x: [2, 40, 30, 3], k: 1, co: 5, stride: 1, pad: 'same' }); // 2400 
 cases.push({ x: [2, 40, 30, 7], k: 1, co: 2, stride: 1, pad: 'valid' }); // chunked, ci > co
 cases.push({ x: [2, 16, 16, 3], k: 1, co: 4, stride: 1, pad: 'same' }); // 512 rows: power-of-two split
 cases.push({ x: [2, 24, 24, 128], k: 3, co: 4, stride: 1, pad: 'same' }); // native im2col in several chunks
+cases.push({ x: [2, 6, 5, 3], k: 1, co: 4, stride: 1, pad: 1 }); // padding wider than the filter
+cases.push({ x: [2, 7, 6, 3], k: 1, co: 4, stride: 2, pad: 1 });
+cases.push({ x: [1, 6, 7, 2], k: 3, co: 3, stride: 1, pad: 3 });
+cases.push({ x: [1, 7, 7, 2], k: 3, co: 3, stride: 2, pad: 4 }); // some outputs see only padding
 describe('wasm Conv2D gradients match the cpu backend', () => {
   after(async () => {
     await tf.setBackend('cpu');

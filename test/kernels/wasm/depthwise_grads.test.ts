@@ -26,6 +26,9 @@ cases.push({ x: [1, 11, 10, 3], k: 5, mult: 1, stride: 2, pad: 'same' });
 cases.push({ x: [2, 8, 8, 4], k: 3, mult: 1, stride: 2, pad: 1 }); // torch-style symmetric padding
 cases.push({ x: [2, 7, 6, 4], k: 3, mult: 1, stride: 1, pad: 1 });
 cases.push({ x: [1, 10, 9, 3], k: 5, mult: 1, stride: 2, pad: 2 });
+cases.push({ x: [2, 6, 5, 3], k: 1, mult: 1, stride: 1, pad: 1 }); // padding wider than the filter
+cases.push({ x: [1, 7, 7, 2], k: 3, mult: 1, stride: 2, pad: 4 }); // some outputs see only padding
+cases.push({ x: [1, 6, 7, 2], k: 3, mult: 2, stride: 1, pad: 3 });
 describe('wasm DepthwiseConv2dNative gradients match the cpu backend', () => {
   after(async () => {
     await tf.setBackend('cpu');
