@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+// The shipped kernels must be registered before we capture and override them.
+import '@tensorflow/tfjs-backend-wasm';
 import { registerBatchNormKernels } from '../batchnorm_train';
 import { batchMatMulKernel } from './batch_mat_mul';
 import { conv2DKernel } from './conv2d';
