@@ -42,6 +42,12 @@ export interface LinearProbeOptions {
   stepsPerEpoch: number;
   /** BatchNorm1d (affine=False) before the Linear. Default false. */
   bn?: boolean;
+  /**
+   * Images per backbone forward (default 64). A forward keeps every layer's output until it
+   * returns, so a large probe batch (DINO uses 1024) would otherwise need ~10 MiB per 64x64 image
+   * on the wasm heap, whose 4 GiB ceiling fails silently; the features are concatenated.
+   */
+  featureChunk?: number;
   rng: Rng;
 }
 
@@ -59,6 +65,9 @@ export class LinearProbe {
   private stepCount = 0;
 
   constructor(readonly backbone: Backbone, readonly opts: LinearProbeOptions) {
+    if (opts.featureChunk !== undefined && !(Number.isInteger(opts.featureChunk) && opts.featureChunk > 0)) {
+      throw new ConfigError('linear_probe.feature_chunk', `need a positive integer, got ${opts.featureChunk}`);
+    }
     if (!(Number.isInteger(opts.numClasses) && opts.numClasses >= 2)) {
       throw new ConfigError('linear_probe.num_classes', `need an integer >= 2, got ${opts.numClasses}`);
     }
@@ -90,10 +99,19 @@ export class LinearProbe {
    * stop_gradient; the gradient is taken w.r.t. the classifier's variables only).
    */
   features(imagesNHWC: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => {
-      this.backbone.eval();
-      return this.backbone.forward(imagesNHWC);
-    });
+    this.backbone.eval();
+    const n = imagesNHWC.shape[0];
+    const chunk = this.opts.featureChunk ?? 64;
+    if (n <= chunk) return tf.tidy(() => this.backbone.forward(imagesNHWC));
+    const parts: tf.Tensor2D[] = [];
+    for (let i = 0; i < n; i += chunk) {
+      const rows = Math.min(chunk, n - i);
+      // One tidy per chunk, so each chunk's activations are freed before the next forward.
+      parts.push(tf.tidy(() => this.backbone.forward(tf.slice(imagesNHWC, [i, 0, 0, 0], [rows, -1, -1, -1]))));
+    }
+    const out = tf.concat(parts, 0);
+    tf.dispose(parts);
+    return out;
   }
 
   /** One optimizer step on a batch; returns the cross-entropy before the update. */

@@ -10,6 +10,7 @@ import { Module } from '../../src/nn/module';
 import { Conv2d } from '../../src/nn/conv2d';
 import { BatchNorm2d } from '../../src/nn/batchnorm';
 import { globalAvgPool } from '../../src/nn/pool';
+import { expectClose } from '../helpers/reference';
 import '../../plugins/optimizers';
 
 const CLASSES = 3;
@@ -134,6 +135,21 @@ describe('eval/linear_probe', function () {
     expect(probe.classifier.training).to.equal(true);
     expect(losses[9]).to.be.lessThan(losses[0]);
     probe.dispose();
+  });
+
+  it('computes features in chunks that equal one full-batch forward', () => {
+    const whole = new LinearProbe(backbone, { numClasses: CLASSES, optimizer: sgd, batchSize: 48, epochs: 1, stepsPerEpoch: 1, rng: new Rng(0) });
+    const chunked = new LinearProbe(backbone, { numClasses: CLASSES, optimizer: sgd, batchSize: 48, epochs: 1, stepsPerEpoch: 1, featureChunk: 20, rng: new Rng(0) });
+    const a = whole.features(train.x);
+    const before = tf.memory().numTensors;
+    const b = chunked.features(train.x);
+    expect(tf.memory().numTensors).to.equal(before + 1);
+    expect(b.shape).to.deep.equal([48, 32]);
+    expectClose(b.dataSync(), a.dataSync(), { rtol: 1e-6, atol: 1e-7 });
+    tf.dispose([a, b]);
+    expect(() => new LinearProbe(backbone, { numClasses: CLASSES, optimizer: sgd, batchSize: 48, epochs: 1, stepsPerEpoch: 1, featureChunk: 0, rng: new Rng(0) })).to.throw(ConfigError);
+    whole.dispose();
+    chunked.dispose();
   });
 
   it('computes the cross-entropy of torch.nn.functional.cross_entropy', () => {
