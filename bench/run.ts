@@ -22,10 +22,8 @@ const STEP_CONFIG = path.join(ROOT, 'configs', 'bench', 'dino_mobilenetv2_64.yam
  * arguments of bench/reference/dino_step_torch.py for the matching PyTorch step.
  */
 const STEP_CASES: { name: string; sets: string[]; torchArch?: string; torchArgs?: string[]; probe?: { backbone: string; batch: number } }[] = [
-  { name: 'dino_mobilenetv2_64', sets: [], torchArch: 'mobilenetv2' },
-  // `backbone={...}` replaces the section: `backbone.width=null` left a key resnet18's strict schema rejects.
-  { name: 'dino_resnet18_64', sets: ['backbone={name: resnet18}'], torchArch: 'resnet18' },
-  { name: 'dino_vit_tiny16_32', sets: VIT_STEP_SETS, torchArch: 'vit_tiny' },
+  // The lighter cases run first: the wasm heap grows and never shrinks, and the memory budget is
+  // checked against its size, so a case after a heavier one inherits that heap (and its peak).
   // Batch 256 (DINO's linear eval uses 1024 over 8 GPUs); the probe runs the backbone 64 images at a time.
   {
     name: 'linear_probe_mobilenetv2_64_b256',
@@ -34,6 +32,10 @@ const STEP_CASES: { name: string; sets: string[]; torchArch?: string; torchArgs?
     torchArch: 'mobilenetv2',
     torchArgs: ['--mode', 'linear_probe', '--batch', '256', '--size', '64'],
   },
+  { name: 'dino_vit_tiny16_32', sets: VIT_STEP_SETS, torchArch: 'vit_tiny' },
+  { name: 'dino_mobilenetv2_64', sets: [], torchArch: 'mobilenetv2' },
+  // `backbone={...}` replaces the section: `backbone.width=null` left a key resnet18's strict schema rejects.
+  { name: 'dino_resnet18_64', sets: ['backbone={name: resnet18}'], torchArch: 'resnet18' },
 ];
 
 function wanted(opts: BenchOptions, part: string): boolean {
