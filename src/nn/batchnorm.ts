@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module';
-import { meanOverLeading } from './reduce';
+import { batchNormTrain } from '../kernels/batchnorm_train';
 
 export interface BatchNormOptions {
   eps?: number;
@@ -14,9 +14,11 @@ export interface BatchNormOptions {
  * Batch normalisation over every axis but the last (channels last), shared by the 1-d and 2-d
  * variants. Torch names: weight, bias, running_mean, running_var, num_batches_tracked.
  *
- * Written with plain ops (avgPool reductions, then one scale-and-shift; in training a
- * hand-written backward) rather than tf.moments / tf.batchNorm, whose forward and backward reduce
- * with Sum/Mean over leading axes, slow on wasm.
+ * Training mode is `batchNormTrain` (src/kernels/batchnorm_train.ts): batch statistics with the
+ * backward written out, fused native forward/backward on wasm when the addon is built (5 passes
+ * over the activation), otherwise plain ops whose reductions are avgPools (tf.moments /
+ * tf.batchNorm reduce with Sum/Mean over leading axes, slow on wasm, and autodiff of the plain
+ * forward takes ~3x the full-size ops). Eval mode is one scale-and-shift from running stats.
  */
 abstract class BatchNormBase extends Module {
   readonly weight: tf.Variable | null;
@@ -55,9 +57,9 @@ abstract class BatchNormBase extends Module {
         throw new Error(`${this.constructor.name}: training needs more than 1 value per channel, got input [${x.shape}]`);
       }
       return tf.tidy(() => {
-        const gamma = this.weight ?? tf.ones([c]);
-        const beta = this.bias ?? tf.zeros([c]);
-        return this.trainingOp(m)(x, gamma, beta) as T;
+        const gamma = (this.weight ?? tf.ones([c])) as tf.Tensor1D;
+        const beta = (this.bias ?? tf.zeros([c])) as tf.Tensor1D;
+        return batchNormTrain(x, gamma, beta, this.eps, (mean, variance) => this.updateRunningStats(mean, variance, m)) as T;
       });
     }
     return tf.tidy(() => {
@@ -70,43 +72,8 @@ abstract class BatchNormBase extends Module {
   }
 
   /**
-   * Training-mode BN (batch statistics) with its backward written out, so every reduction is an
-   * avgPool: autodiff of the plain forward would reduce the broadcast gradients of the mean,
-   * scale and shift with Sum over leading axes (slow on wasm) and take ~3x the full-size ops.
-   * With c = x - mean, inv = 1/sqrt(var + eps), xhat = c * inv, y = gamma * xhat + beta:
-   *   dbeta = sum(dy), dgamma = sum(dy * xhat),
-   *   dx = gamma * inv * (dy - mean(dy) - xhat * mean(dy * xhat))   (means over the batch axes).
-   */
-  private trainingOp(m: number): (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor {
-    return tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const [x, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-      const mean = meanOverLeading(x);
-      const centered = tf.sub(x, mean);
-      // Biased variance normalises (as torch); two-pass for accuracy.
-      const variance = meanOverLeading(tf.square(centered));
-      this.updateRunningStats(mean, variance, m);
-      const inv = tf.rsqrt(tf.add(variance, this.eps));
-      const value = tf.add(tf.mul(centered, tf.mul(inv, gamma)), beta);
-      save([centered, inv, gamma]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [cen, iv, g] = saved;
-          const meanDy = meanOverLeading(dy);
-          // mean(dy * xhat) = inv * mean(dy * centered)
-          const meanDyXhat = tf.mul(meanOverLeading(tf.mul(dy, cen)), iv);
-          const k = tf.mul(g, iv);
-          // dx = k * (dy - meanDy) - centered * (k * inv * meanDyXhat)
-          const dx = tf.sub(tf.mul(tf.sub(dy, meanDy), k), tf.mul(cen, tf.mul(k, tf.mul(iv, meanDyXhat))));
-          return [dx, tf.mul(meanDyXhat, m), tf.mul(meanDy, m)];
-        },
-      };
-    });
-  }
-
-  /**
-   * torch's update: running_var uses the unbiased variance (x m / (m - 1)). Runs inside the
-   * forward (and so inside tf.variableGrads): `assign` swaps the buffers' data without adding
+   * torch's update: running_var uses the unbiased variance (x m / (m - 1)). batchNormTrain calls
+   * it with the batch mean and biased variance inside the forward (and so inside tf.variableGrads): `assign` swaps the buffers' data without adding
    * to the gradient, and the intermediates are released by the surrounding tidy.
    */
   private updateRunningStats(mean: tf.Tensor1D, biasedVar: tf.Tensor1D, m: number): void {
