@@ -70,38 +70,39 @@ export class Attention extends Module {
     this.scale = this.headDim ** -0.5;
     this.qkv = this.addModule('qkv', new Linear(dim, dim * 3, rng, { bias: qkvBias, init: 'trunc_normal' }));
     this.proj = this.addModule('proj', new Linear(dim, dim, rng, { init: 'trunc_normal' }));
+    const hd = this.headDim;
+    // Column concat whose gradient is column slices: tf.concat's own gradient is tf.split, whose
+    // wasm SplitV copies element-wise (~13 ms for a [1184, 576] split); Slice is a row memcpy.
+    // customGrad passes the inputs, then a save function, as arguments.
+    const merge = (...args: unknown[]): { value: tf.Tensor2D; gradFunc: (dy: tf.Tensor) => tf.Tensor[] } => {
+      const heads = args.slice(0, numHeads) as tf.Tensor2D[];
+      return {
+        value: tf.concat(heads, 1),
+        gradFunc: (dy: tf.Tensor) => heads.map((_, i) => tf.slice(dy, [0, i * hd], [-1, hd])),
+      };
+    };
+    this.mergeHeads = tf.customGrad(merge as Parameters<typeof tf.customGrad>[0]) as (...heads: tf.Tensor2D[]) => tf.Tensor2D;
   }
 
+  private readonly mergeHeads: (...heads: tf.Tensor2D[]) => tf.Tensor2D;
+
   forward(x: tf.Tensor2D, batch: number, tokens: number): tf.Tensor2D {
-    const { numHeads: h, headDim: hd, dim } = this;
+    const { numHeads: h, headDim: hd } = this;
     const rows = batch * tokens;
     return tf.tidy(() => {
-      // Per head, q/k/v = x @ (column block of qkv.weight) + bias block, and the output
-      // projection is the sum over heads of out_h @ (row block of proj.weight). The result is
-      // the same as torch's reshape(B, N, 3, H, hd).permute(2, 0, 3, 1, 4) ... transpose(1, 2)
-      // without touching activations: on wasm the 4-/5-D Transpose and SplitV of [B*N, 3D] are
-      // element-wise gathers (half the step time in our measurements), while slicing the small
-      // weights is cheap and their gradients (pads) are weight-sized.
-      const wqkv = this.qkv.weight;
-      const bqkv = this.qkv.bias;
-      const project = (block: number): tf.Tensor3D => {
-        let y = tf.matMul(x, tf.slice(wqkv, [0, block * hd], [dim, hd]));
-        if (bqkv) y = tf.add(y, tf.slice(bqkv, [block * hd], [hd]));
-        return tf.reshape(y, [batch, tokens, hd]);
-      };
+      // The qkv columns are (3, H, hd) as in torch's reshape(B, N, 3, H, hd). Per head, q/k/v are
+      // column slices [B*N, hd] of the one qkv GEMM, viewed as [B, N, hd]; heads are merged by a
+      // column concat. Same result as torch's permute(2, 0, 3, 1, 4) ... transpose(1, 2), but
+      // wasm runs 4-/5-D Transposes as element-wise gathers (half the step time when we used them).
+      const qkv = this.qkv.forward(x);
+      const part = (block: number) => tf.reshape(tf.slice(qkv, [0, block * hd], [rows, hd]), [batch, tokens, hd]) as tf.Tensor3D;
       const outs: tf.Tensor2D[] = [];
       for (let i = 0; i < h; i++) {
-        const q = project(i);
-        const k = project(h + i);
-        const v = project(2 * h + i);
-        const attn = tf.softmax(tf.mul(tf.matMul(q, k, false, true), this.scale), -1);
-        const o = tf.reshape(tf.matMul(attn, v), [rows, hd]);
-        outs.push(tf.matMul(o, tf.slice(this.proj.weight, [i * hd, 0], [hd, dim])));
+        const attn = tf.softmax(tf.mul(tf.matMul(part(i), part(h + i), false, true), this.scale), -1);
+        outs.push(tf.reshape(tf.matMul(attn, part(2 * h + i)), [rows, hd]) as tf.Tensor2D);
       }
-      // qkv and proj Linears plus q @ k^T and attn @ v, as backbones.json counts them.
-      recordMacs(rows * dim * 3 * dim + rows * dim * dim + 2 * batch * h * tokens * tokens * hd);
-      const y = outs.length === 1 ? outs[0] : tf.addN(outs);
-      return (this.proj.bias ? tf.add(y, this.proj.bias) : y) as tf.Tensor2D;
+      recordMacs(2 * batch * h * tokens * tokens * hd); // q @ k^T and attn @ v, as backbones.json counts them
+      return this.proj.forward(h === 1 ? outs[0] : this.mergeHeads(...outs));
     });
   }
 }
