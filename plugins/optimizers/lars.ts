@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { OptimizerHyper } from '../../src/core/interfaces';
 import { registerPlugin } from '../../src/core/registry';
 import type { Parameter } from '../../src/nn/module';
+import { larsStep } from '../../src/kernels/lars_update';
 import { type OptimizerDeps, ScheduledOptimizer, isRegularized, scheduleShape } from './common';
 
 /**
@@ -60,20 +61,19 @@ export class Lars extends ScheduledOptimizer {
   }
 
   protected updateParam(param: Parameter, grad: tf.Tensor, hyper: OptimizerHyper): void {
-    const p = param.variable;
     const rule = this.ruleFor(param);
-    let dp: tf.Tensor = grad;
-    if (rule.decay && hyper.weightDecay !== 0) dp = tf.add(dp, tf.mul(p, hyper.weightDecay));
-    if (rule.adapt) {
-      const pn = tf.norm(p);
-      const un = tf.norm(dp);
-      const one = tf.onesLike(pn);
-      const q = tf.where(tf.greater(pn, 0), tf.where(tf.greater(un, 0), tf.div(tf.mul(pn, this.options.eta), un), one), one);
-      dp = tf.mul(dp, q);
-    }
     const mu = this.slot(param, 'momentum_buffer');
-    mu.assign(tf.add(tf.mul(mu, this.options.momentum), dp));
-    p.assign(tf.sub(p, tf.mul(mu, hyper.lr)));
+    // One fused kernel on wasm with the native addon (norms, trust ratio, momentum, update in two
+    // passes); plain ops elsewhere (src/kernels/lars_update.ts).
+    const [p, m] = larsStep(param.variable, grad, mu, {
+      lr: hyper.lr,
+      weightDecay: rule.decay ? hyper.weightDecay : 0,
+      momentum: this.options.momentum,
+      eta: this.options.eta,
+      adapt: rule.adapt,
+    });
+    mu.assign(m);
+    param.variable.assign(p);
   }
 }
 

@@ -1,4 +1,5 @@
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm';
 export { batchNormTrain } from './batchnorm_train';
+export { larsStep, type LarsStepOptions } from './lars_update';
 export { nativeKernels, nativeStatus } from './native';
 export type { NativeKernels, NativeStatus } from './native';

@@ -194,7 +194,8 @@ export class Dino implements SSLMethod {
       // (no momentum, no weight decay), which dropping it from the map reproduces.
       if (frozen && this.lastLayerVariables.has(p.variable)) continue;
       // DINO's clip_gradients: per parameter, g *= clip / (||g|| + 1e-6) when that is < 1.
-      out.set(p, clip > 0 ? tf.tidy(() => tf.mul(g, tf.minimum(tf.div(clip, tf.add(tf.norm(g), 1e-6)), 1))) : g);
+      // ||g|| as sqrt(sum(g^2)): tf.norm goes through Pow(Abs), a scalar loop on wasm.
+      out.set(p, clip > 0 ? tf.tidy(() => tf.mul(g, tf.minimum(tf.div(clip, tf.add(tf.sqrt(tf.sum(tf.square(g))), 1e-6)), 1))) : g);
     }
     return out;
   }

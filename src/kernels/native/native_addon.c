@@ -13,6 +13,9 @@
  * conv2d(heap, [x, w, y], cgeom), conv2dFilterGrad(heap, [x, dy, dw], cgeom),
  * conv2dInputGrad(heap, [dy, w, dx], cgeom)                im2col (in row chunks) + sgemm;
  *   cgeom = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft], NHWC / HWIO
+ * larsUpdate(heap, [p, g, mu, pOut, muOut], N, [lr, wd, momentum, eta, adapt])  one LARS step
+ *   of one parameter (norms, trust ratio, momentum, update) in two passes
+ * emaUpdate(heap, [t0, o0, out0, t1, o1, out1, ...], [n0, n1, ...], m)  out = m t + (1 - m) o
  * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
  */
 #include <node_api.h>
@@ -445,6 +448,94 @@ static napi_value conv2d_fwd(napi_env env, napi_callback_info info) { return con
 static napi_value conv2d_filter_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_FILTER_GRAD); }
 static napi_value conv2d_input_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_INPUT_GRAD); }
 
+/* Reads `count` doubles from a JS array; returns 0 on success. */
+static int read_doubles(napi_env env, napi_value arr, int count, double *out) {
+  uint32_t len = 0;
+  if (napi_get_array_length(env, arr, &len) != napi_ok || (int)len != count) return -1;
+  for (int i = 0; i < count; i++) {
+    napi_value v;
+    if (napi_get_element(env, arr, (uint32_t)i, &v) != napi_ok || napi_get_value_double(env, v, &out[i]) != napi_ok) return -1;
+  }
+  return 0;
+}
+
+/*
+ * One LARS step of one parameter (DINO's utils.LARS with optional decay / adaptation):
+ *   d = g + wd p;  q = eta ||p|| / ||d|| when adapt and both norms > 0, else 1;
+ *   mu' = momentum mu + q d;  p' = p - lr mu'.
+ * Pass 1 accumulates both squared norms in double (only when adapting), pass 2 writes mu' and p'.
+ * Outputs may not alias inputs (tfjs tensors are immutable).
+ */
+static napi_value lars_update(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double h[5];
+  if (argc != 4 || read_doubles(env, argv[3], 5, h) != 0) {
+    napi_throw_type_error(env, NULL, "larsUpdate(heap, [p, g, mu, pOut, muOut], N, [lr, wd, momentum, eta, adapt])");
+    return NULL;
+  }
+  const int64_t n = arg_int(env, argv[2]);
+  const int64_t sizes[5] = {n, n, n, n, n};
+  float *q[5];
+  if (n <= 0 || heap_ptrs(env, argv[0], argv[1], 5, sizes, q) != 0) {
+    napi_throw_range_error(env, NULL, "larsUpdate: operands outside the heap or bad sizes");
+    return NULL;
+  }
+  const float *p = q[0], *g = q[1], *mu = q[2];
+  float *pOut = q[3], *muOut = q[4];
+  const float lr = (float)h[0], wd = (float)h[1], mom = (float)h[2];
+  float trust = 1.0f;
+  if (h[4] != 0) {
+    double pp = 0, dd = 0;
+    for (int64_t i = 0; i < n; i++) {
+      const float d = g[i] + wd * p[i];
+      pp += (double)p[i] * p[i];
+      dd += (double)d * d;
+    }
+    if (pp > 0 && dd > 0) trust = (float)(h[3] * sqrt(pp) / sqrt(dd));
+  }
+  for (int64_t i = 0; i < n; i++) {
+    const float m = mom * mu[i] + (g[i] + wd * p[i]) * trust;
+    muOut[i] = m;
+    pOut[i] = p[i] - lr * m;
+  }
+  return NULL;
+}
+
+/* emaUpdate(heap, [t, o, out] per pair, counts, m): out = m t + (1 - m) o for every pair. */
+static napi_value ema_update(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t k3 = 0, k = 0;
+  double m = 0;
+  if (argc != 4 || napi_get_array_length(env, argv[1], &k3) != napi_ok || napi_get_array_length(env, argv[2], &k) != napi_ok ||
+      k3 != 3 * k || napi_get_value_double(env, argv[3], &m) != napi_ok) {
+    napi_throw_type_error(env, NULL, "emaUpdate(heap, [t, o, out, ...], counts, m)");
+    return NULL;
+  }
+  const float a = (float)m, b = (float)(1.0 - m);
+  for (uint32_t i = 0; i < k; i++) {
+    napi_value vn, v;
+    CHECK(napi_get_element(env, argv[2], i, &vn));
+    const int64_t n = arg_int(env, vn);
+    float *ptr[3];
+    for (int j = 0; j < 3; j++) {
+      CHECK(napi_get_element(env, argv[1], 3 * i + (uint32_t)j, &v));
+      ptr[j] = heap_floats(env, argv[0], arg_int(env, v), n, NULL);
+      if (!ptr[j] || n < 0) {
+        napi_throw_range_error(env, NULL, "emaUpdate: operand outside the heap");
+        return NULL;
+      }
+    }
+    const float *t = ptr[0], *o = ptr[1];
+    float *out = ptr[2];
+    for (int64_t j = 0; j < n; j++) out[j] = a * t[j] + b * o[j];
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -473,8 +564,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"conv2d", NULL, conv2d_fwd, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dFilterGrad", NULL, conv2d_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, conv2d_input_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"larsUpdate", NULL, lars_update, NULL, NULL, NULL, napi_default, NULL},
+      {"emaUpdate", NULL, ema_update, NULL, NULL, NULL, napi_default, NULL},
   };
-  CHECK(napi_define_properties(env, exports, 11, props));
+  CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   /* One thread by default, like the wasm backend; callers may raise it. */
   openblas_set_num_threads(1);
   return exports;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The shipped kernels must be registered before we capture and override them.
 import '@tensorflow/tfjs-backend-wasm';
 import { registerBatchNormKernels } from '../batchnorm_train';
+import { registerLarsKernels } from '../lars_update';
 import { batchMatMulKernel } from './batch_mat_mul';
 import { conv2DKernel } from './conv2d';
 import { conv2DBackpropFilter } from './conv2d_backprop_filter';
@@ -60,5 +61,6 @@ export function registerWasmTrainingKernels(): void {
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
   registerBatchNormKernels();
+  registerLarsKernels();
   registered = true;
 }
