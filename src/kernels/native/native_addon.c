@@ -16,6 +16,8 @@
  * larsUpdate(heap, [p, g, mu, pOut, muOut], N, [lr, wd, momentum, eta, adapt])  one LARS step
  *   of one parameter (norms, trust ratio, momentum, update) in two passes
  * emaUpdate(heap, [t0, o0, out0, t1, o1, out1, ...], [n0, n1, ...], m)  out = m t + (1 - m) o
+ * maxPoolGrad(heap, xOff, dyOff, dxOff, geom)             max-pool input gradient (first max of
+ *   each window in row-major scan order takes dy, as tfjs), geom as for the depth-wise kernels
  * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
  */
 #include <node_api.h>
@@ -448,6 +450,70 @@ static napi_value conv2d_fwd(napi_env env, napi_callback_info info) { return con
 static napi_value conv2d_filter_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_FILTER_GRAD); }
 static napi_value conv2d_input_grad(napi_env env, napi_callback_info info) { return conv_common(env, info, CONV_INPUT_GRAD); }
 
+/*
+ * Max-pool gradient: each output pixel's dy goes to the first maximum of its window (scan order
+ * kh, then kw; padding never wins; strictly greater, so ties and NaN keep the earlier pixel), the
+ * rule of tfjs's cpu maxPoolPositions. Per output pixel the window is scanned with the channel
+ * loop innermost (vectorised running max and argmax), then dy is scattered; dx is zeroed first.
+ */
+static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t g[12];
+  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
+    napi_throw_type_error(env, NULL, "maxPoolGrad(heap, xOff, dyOff, dxOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
+    return NULL;
+  }
+  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
+  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
+  const float *x = heap_floats(env, argv[0], arg_int(env, argv[1]), N * H * W * C, NULL);
+  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[2]), N * OH * OW * C, NULL);
+  float *dx = heap_floats(env, argv[0], arg_int(env, argv[3]), N * H * W * C, NULL);
+  if (!x || !dy || !dx) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: operands outside the heap");
+    return NULL;
+  }
+  float *best = (float *)malloc((size_t)C * sizeof(float));
+  int32_t *arg = (int32_t *)malloc((size_t)C * sizeof(int32_t));
+  if (!best || !arg) {
+    free(best); free(arg);
+    napi_throw_error(env, NULL, "maxPoolGrad: out of memory");
+    return NULL;
+  }
+  memset(dx, 0, (size_t)(N * H * W * C) * sizeof(float));
+  for (int64_t n = 0; n < N; n++) {
+    const float *xn = x + n * H * W * C;
+    float *dxn = dx + n * H * W * C;
+    for (int64_t oh = 0; oh < OH; oh++) {
+      for (int64_t ow = 0; ow < OW; ow++) {
+        for (int64_t c = 0; c < C; c++) { best[c] = -INFINITY; arg[c] = -1; }
+        for (int64_t kh = 0; kh < KH; kh++) {
+          const int64_t ih = oh * sh + kh - pt;
+          if (ih < 0 || ih >= H) continue;
+          for (int64_t kw = 0; kw < KW; kw++) {
+            const int64_t iw = ow * sw + kw - pl;
+            if (iw < 0 || iw >= W) continue;
+            const int32_t pos = (int32_t)(ih * W + iw);
+            const float *xv = xn + (int64_t)pos * C;
+            for (int64_t c = 0; c < C; c++) {
+              const int better = xv[c] > best[c];
+              best[c] = better ? xv[c] : best[c];
+              arg[c] = better ? pos : arg[c];
+            }
+          }
+        }
+        const float *d = dy + ((n * OH + oh) * OW + ow) * C;
+        for (int64_t c = 0; c < C; c++) {
+          if (arg[c] >= 0) dxn[(int64_t)arg[c] * C + c] += d[c];
+        }
+      }
+    }
+  }
+  free(best); free(arg);
+  return NULL;
+}
+
 /* Reads `count` doubles from a JS array; returns 0 on success. */
 static int read_doubles(napi_env env, napi_value arr, int count, double *out) {
   uint32_t len = 0;
@@ -564,6 +630,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"conv2d", NULL, conv2d_fwd, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dFilterGrad", NULL, conv2d_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dInputGrad", NULL, conv2d_input_grad, NULL, NULL, NULL, napi_default, NULL},
+      {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_default, NULL},
       {"larsUpdate", NULL, lars_update, NULL, NULL, NULL, napi_default, NULL},
       {"emaUpdate", NULL, ema_update, NULL, NULL, NULL, napi_default, NULL},
   };

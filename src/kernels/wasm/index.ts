@@ -10,6 +10,7 @@ import { conv2DBackpropInput } from './conv2d_backprop_input';
 import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter';
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
 import { castKernel, identityKernel } from './identity';
+import { maxPoolGradKernel } from './max_pool_grad';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
 import { ensureRelu6Gradient, RELU6_GRAD_KERNEL, relu6GradKernel } from './relu6_grad';
@@ -32,6 +33,7 @@ export const WASM_TRAINING_KERNELS = [
   'Tile',
   'Identity',
   'Cast',
+  'MaxPoolGrad',
 ] as const;
 
 /**
@@ -57,6 +59,7 @@ export function registerWasmTrainingKernels(): void {
     Tile: tileKernel,
     Identity: identityKernel,
     Cast: castKernel,
+    MaxPoolGrad: maxPoolGradKernel,
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
