@@ -3,3 +3,5 @@ export { batchNormTrain } from './batchnorm_train';
 export { larsStep, type LarsStepOptions } from './lars_update';
 export { nativeKernels, nativeStatus } from './native';
 export type { NativeKernels, NativeStatus } from './native';
+export { noGrad } from './no_grad';
+export { emaAssign } from './ema_update';

@@ -5,6 +5,8 @@ import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { CheckpointError, ConfigError } from '../../../src/core/errors';
 import { CosineSchedule, teacherTempAt } from '../../../src/core/schedules';
 import { Module, type Parameter } from '../../../src/nn/module';
+import { noGrad } from '../../../src/kernels/no_grad';
+import { emaAssign } from '../../../src/kernels/ema_update';
 import { EmaUpdater } from '../common/ema';
 import { DinoHead } from './head';
 import { dinoLoss, teacherEntropies, updateCenter } from './loss';
@@ -90,7 +92,8 @@ export class Dino implements SSLMethod {
   readonly teacher: MultiCropNetwork;
   /** [1, out_dim], the EMA of the teacher's batch means (DINO's `center` buffer). */
   readonly center: tf.Variable;
-  private readonly ema: EmaUpdater;
+  /** (teacher, student) parameter pairs by name, shapes checked by EmaUpdater. */
+  private readonly emaPairs: Array<[tf.Variable, tf.Variable]>;
   private readonly momentumSchedule: CosineSchedule;
   private readonly warmupTeacherTempEpochs: number;
   private readonly lastLayerVariables: Set<tf.Variable>;
@@ -129,7 +132,11 @@ export class Dino implements SSLMethod {
     this.student.train();
     this.teacher.train();
     this.center = tf.variable(tf.zeros([1, o.out_dim]), false);
-    this.ema = new EmaUpdater(this.teacher, this.student);
+    // EmaUpdater's rule (every parameter, buffers not averaged) run as one fused update
+    // (emaAssign: a single native pass per parameter on wasm when the addon is built).
+    new EmaUpdater(this.teacher, this.student); // validates the pairing (names, shapes)
+    const studentByName = new Map(this.student.namedParameters().map((p) => [p.name, p.variable]));
+    this.emaPairs = this.teacher.namedParameters().map((p) => [p.variable, studentByName.get(p.name)!]);
     this.momentumSchedule = new CosineSchedule(o.momentum_teacher, o.momentum_teacher_end, deps.epochs, deps.stepsPerEpoch);
     this.lastLayerVariables = new Set(this.student.head.lastLayer.namedParameters().map((p) => p.variable));
   }
@@ -159,7 +166,9 @@ export class Dino implements SSLMethod {
     // A loss without its afterStep (e.g. an evaluation pass) must not leak the previous one.
     this.releasePending();
     return tf.tidy(() => {
-      const teacherOut = this.teacher.forward(batch.globals);
+      // The teacher takes no gradient: run it off the tape (torch.no_grad), so its activations
+      // are freed after its forward instead of being held through the student's backward pass.
+      const teacherOut = noGrad(() => this.teacher.forward(batch.globals));
       const studentOut = this.student.forward([...batch.globals, ...batch.locals]);
       const r = dinoLoss(studentOut, teacherOut, this.center, {
         nGlobal,
@@ -207,7 +216,7 @@ export class Dino implements SSLMethod {
     tf.tidy(() => {
       this.center.assign(updateCenter(this.center, pending.batchCenter, this.options.center_momentum));
     });
-    this.ema.update(m);
+    emaAssign(this.emaPairs, m);
     const [entropy, batchEntropy, lgg, lgl] = Array.from(pending.stats.dataSync());
     this.releasePending();
     ctx.metric('momentum', m);

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerBatchNormKernels } from '../batchnorm_train';
 import { registerLarsKernels } from '../lars_update';
+import { registerEmaKernels } from '../ema_update';
 import { batchMatMulKernel } from './batch_mat_mul';
 import { conv2DKernel } from './conv2d';
 import { conv2DBackpropFilter } from './conv2d_backprop_filter';
@@ -65,5 +66,6 @@ export function registerWasmTrainingKernels(): void {
   tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
   registerBatchNormKernels();
   registerLarsKernels();
+  registerEmaKernels();
   registered = true;
 }
