@@ -19,6 +19,7 @@ interface Args {
   seed?: number;
   'max-steps'?: number;
   plugin?: string[];
+  overwrite?: boolean;
 }
 
 /** Exit code 130 after Ctrl-C, as shells expect. */
@@ -38,7 +39,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
       .option('backend', { type: 'string', describe: 'force a backend: tensorflow-gpu, tensorflow, wasm, cpu' })
       .option('seed', { type: 'number', describe: 'seed for data order, crops and initialisation' })
       .option('max-steps', { type: 'number', describe: 'stop at this global step (counted across resumes)' })
-      .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' }) as never,
+      .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' })
+      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' }) as never,
   handler: async (args) => {
     loadPlugins(args.plugin);
     const resumeDir = args.resume ? CheckpointStore.resolve(path.resolve(args.resume)) : null;
@@ -56,6 +58,17 @@ export const pretrainCommand: CommandModule<object, Args> = {
     const backend = await selectBackend(args.backend);
     process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
 
+    // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
+    if (!resumeDir && CheckpointStore.resolve(runDir, false)) {
+      if (!args.overwrite) {
+        throw new ConfigError(
+          '',
+          `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
+            'start afresh with --overwrite, or pick another --out',
+        );
+      }
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
     fs.mkdirSync(runDir, { recursive: true });
     fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(config.raw));
 

@@ -98,6 +98,16 @@ describe('cli: sslight pretrain (wasm, tiny MobileNetV2)', function () {
     got.forEach((l, i) => expect(Math.abs(l - ref[i]), `step ${i + 1}: ${l} vs ${ref[i]}`).to.be.at.most(1e-5));
   });
 
+  it('refuses to start a new run over an existing one unless --overwrite', async () => {
+    const out = path.join(dir, 'full');
+    expect(await cli(['pretrain', '--config', config, '--out', out, '--backend', 'wasm', '--max-steps', '1'])).to.equal(2);
+    expect(fs.readFileSync(path.join(out, 'checkpoints', 'latest'), 'utf8').trim()).to.equal('step_00000012');
+    const again = path.join(dir, 'again');
+    expect(await cli(['pretrain', '--config', config, '--out', again, '--backend', 'wasm', '--max-steps', '1'])).to.equal(0);
+    expect(await cli(['pretrain', '--config', config, '--out', again, '--backend', 'wasm', '--max-steps', '2', '--overwrite'])).to.equal(0);
+    expect(losses(events(again))).to.have.length(2);
+  });
+
   it('a config error names the key and exits 2', async () => {
     const code = await cli(['pretrain', '--config', config, '--out', path.join(dir, 'bad'), '--set', 'views.n_locall=3', '--backend', 'cpu']);
     expect(code).to.equal(2);
