@@ -52,6 +52,7 @@ export class Trainer {
   private readonly params: Parameter[];
   private collapseStreak = 0;
   private collapseWarned = false;
+  private resumedFrom: string | null = null;
 
   constructor(private readonly d: TrainerDeps) {
     const seen = new Set<tf.Variable>();
@@ -100,7 +101,6 @@ export class Trainer {
     this.lastCheckpoint = dir;
     this.resumedFrom = dir;
   }
-  private resumedFrom: string | null = null;
 
   private runInfo(): RunInfo {
     return {
@@ -152,10 +152,6 @@ export class Trainer {
         if (this.batchInEpoch === 0) events.emit({ type: 'epoch:start', epoch: this.epoch, step: this.step });
         let tWait = performance.now();
         for await (const batch of batches.batchesForEpoch(this.epoch, this.batchInEpoch)) {
-          if (this.step >= totalSteps) {
-            disposeBatch(batch);
-            break;
-          }
           const loss = this.trainStep(batch, tWait);
           losses.push(loss);
           this.batchInEpoch++;
@@ -174,10 +170,11 @@ export class Trainer {
             events.emit({ type: 'run:end', step: this.step, reason: 'interrupted', metrics: { loss } });
             throw new InterruptedError(this.step, ckpt);
           }
+          // Stop before the loader hands over (and decodes) another batch.
+          if (this.step >= totalSteps) break outer;
           if (endOfEpoch) continue outer;
           tWait = performance.now();
         }
-        if (this.step >= totalSteps) break;
       }
       if (this.step < options.epochs * spe) reason = 'max-steps';
       for (const cb of this.d.callbacks) await cb.afterTrain?.(run);
@@ -235,7 +232,10 @@ export class Trainer {
     this.step++;
     const elapsed = performance.now() - tWait;
     this.checkCollapse(lossValue);
-    checkMemoryBudget(`step ${this.step}`, { budgetBytes: this.d.options.memory_budget_gb * 2 ** 30 });
+    const mem = checkMemoryBudget(`step ${this.step}`, { budgetBytes: this.d.options.memory_budget_gb * 2 ** 30 });
+    // Memory in every step event, so leaks and heap growth are visible in events.jsonl.
+    metrics.num_tensors = mem.numTensors;
+    if (mem.heapBytes !== null) metrics.wasm_heap_mb = mem.heapBytes / 2 ** 20;
     events.emit({
       type: 'step:end',
       epoch: this.epoch,

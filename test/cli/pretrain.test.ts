@@ -70,6 +70,14 @@ describe('cli: sslight pretrain (wasm, tiny MobileNetV2)', function () {
     expect(start.backend).to.equal('wasm');
     const steps = evs.filter((e) => e.type === 'step:end');
     expect(steps).to.have.length(12);
+    // The real pipeline (DINO, MobileNetV2, LARS, loader) leaks no tensor from step to step.
+    // (DINO freezes the last layer in epoch 0, so the optimizer creates its momentum buffer at the
+    // first step of epoch 1: one tensor, once. Each epoch must be flat on its own.)
+    const counts = steps.map((s) => (s.metrics as Record<string, number>).num_tensors);
+    expect(new Set(counts.slice(1, 6)).size, `numTensors per step: ${counts.join(',')}`).to.equal(1);
+    expect(new Set(counts.slice(6)).size, `numTensors per step: ${counts.join(',')}`).to.equal(1);
+    expect(counts[6] - counts[5], 'the last layer momentum buffer').to.equal(1);
+    expect((steps[0].metrics as Record<string, number>).wasm_heap_mb).to.be.greaterThan(0);
     for (const s of steps) {
       expect(s.images_per_s as number).to.be.greaterThan(0);
       expect((s.metrics as Record<string, number>).ps_ratio).to.be.a('number');
