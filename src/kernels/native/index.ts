@@ -25,6 +25,8 @@ export interface NativeKernels {
   bnTrainGrad?(heap: ArrayBuffer, offsets: number[], m: number, c: number, eps: number): void;
   /** Max-pool input gradient (first maximum of each window takes dy); geom as dwFilterGrad's. */
   maxPoolGrad?(heap: ArrayBuffer, xOff: number, dyOff: number, dxOff: number, geom: number[]): void;
+  /** out = exp(x) for n float32 values (vectorised; <= 2 ulp, results below FLT_MIN are 0). */
+  expf?(heap: ArrayBuffer, xOff: number, outOff: number, n: number): void;
   /** Offsets of [p, g, mu, pOut, muOut]; hyper = [lr, wd, momentum, eta, adapt (0/1)]. One LARS step. */
   larsUpdate?(heap: ArrayBuffer, offsets: number[], n: number, hyper: number[]): void;
   /** Offsets of [t, o, out] per pair and element counts: out = m t + (1 - m) o. */

@@ -12,6 +12,7 @@ import { depthwiseConv2dNativeBackpropFilter } from './depthwise_backprop_filter
 import { depthwiseConv2dNativeBackpropInput } from './depthwise_backprop_input';
 import { castKernel, identityKernel } from './identity';
 import { maxPoolGradKernel } from './max_pool_grad';
+import { expKernel } from './exp';
 import { overrideKernel } from './originals';
 import { meanOverBlock, sumOverBlock } from './reduce_block';
 import { ensureRelu6Gradient, RELU6_GRAD_KERNEL, relu6GradKernel } from './relu6_grad';
@@ -35,6 +36,7 @@ export const WASM_TRAINING_KERNELS = [
   'Identity',
   'Cast',
   'MaxPoolGrad',
+  'Exp',
 ] as const;
 
 /**
@@ -61,6 +63,7 @@ export function registerWasmTrainingKernels(): void {
     Identity: identityKernel,
     Cast: castKernel,
     MaxPoolGrad: maxPoolGradKernel,
+    Exp: expKernel,
   };
   for (const name of WASM_TRAINING_KERNELS) overrideKernel(name, fns[name] as tf.KernelFunc);
   tf.registerKernel({ kernelName: RELU6_GRAD_KERNEL, backendName: 'wasm', kernelFunc: relu6GradKernel });
