@@ -70,6 +70,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<Record<string, 
   const probes = await probeBackends();
   result.backends = probes;
   const backends = opts.backends ?? probes.filter((p) => p.available && p.name !== 'cpu').map((p) => p.name);
+  // Say why a backend that loads was not measured (plain cpu trains ~1000x slower than wasm:
+  // one DINO step takes minutes); `--backends cpu` measures it anyway.
+  result.skipped_backends = probes
+    .filter((p) => p.available && !backends.includes(p.name))
+    .map((p) => ({ name: p.name, reason: 'not requested (default skips plain cpu: ~1000x slower; use --backends cpu)' }));
+  for (const s of result.skipped_backends as { name: string; reason: string }[]) {
+    process.stderr.write(`bench: skipping backend ${s.name}: ${s.reason}\n`);
+  }
 
   const steps: (StepBenchResult & { torch_images_per_s?: number; ratio_to_torch?: number })[] = [];
   if (wanted(opts, 'train')) {
@@ -132,9 +140,15 @@ function printTable(steps: (StepBenchResult & { torch_images_per_s?: number; rat
 }
 
 if (require.main === module) {
+  // node dist/bench/run.js [--quick] [--backends wasm,cpu] [part ...]  (parts: train, kernels, coco)
   const args = process.argv.slice(2);
-  const only = args.filter((a) => !a.startsWith('--'));
-  runBench({ quick: args.includes('--quick'), only: only.length ? only : undefined }).catch((e) => {
+  const only: string[] = [];
+  let backends: string[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--backends') backends = (args[++i] ?? '').split(',').filter(Boolean);
+    else if (!args[i].startsWith('--')) only.push(args[i]);
+  }
+  runBench({ quick: args.includes('--quick'), only: only.length ? only : undefined, backends }).catch((e) => {
     console.error(e);
     process.exit(1);
   });
