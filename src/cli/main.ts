@@ -5,6 +5,7 @@ import { pretrainCommand } from './pretrain';
 import { infoCommand } from './info';
 import { cocoEvalCommand } from './coco_eval';
 import { benchCommand } from './bench';
+import { viewsCommand } from './views';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(infoCommand)
       .command(cocoEvalCommand)
       .command(benchCommand)
+      .command(viewsCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

@@ -1,0 +1,49 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { expect } from 'chai';
+import { loadConfig } from '../../src/core/config';
+import { registry } from '../../src/core/registry';
+import '../../src/run/builtins';
+import { repoRoot } from '../helpers/reference';
+
+/** Every shipped config must validate against the built-in plugins' schemas. */
+function yamlFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? yamlFiles(p) : /\.ya?ml$/.test(e.name) ? [p] : [];
+  });
+}
+
+describe('configs/', () => {
+  const files = yamlFiles(path.join(repoRoot, 'configs'));
+
+  it('holds the configs the issues name', () => {
+    const rel = files.map((f) => path.relative(path.join(repoRoot, 'configs'), f));
+    for (const want of ['quickstart.yaml', 'dino_mobilenetv2.yaml', 'sslight_dino_mobilenetv2.yaml', 'bench/dino_mobilenetv2_64.yaml']) {
+      expect(rel).to.include(want);
+    }
+  });
+
+  for (const file of yamlFiles(path.join(repoRoot, 'configs'))) {
+    it(`${path.relative(repoRoot, file)} validates`, () => {
+      const cfg = loadConfig(file);
+      for (const section of ['data', 'views', 'method', 'backbone', 'optimizer'] as const) {
+        expect(registry.has(section === 'data' ? 'dataset' : section, cfg[section].name)).to.equal(true);
+      }
+    });
+  }
+
+  it('the two paper settings differ exactly in the SSLight knobs', () => {
+    const base = loadConfig(path.join(repoRoot, 'configs', 'dino_mobilenetv2.yaml'));
+    const ours = loadConfig(path.join(repoRoot, 'configs', 'sslight_dino_mobilenetv2.yaml'));
+    const bv = base.views.options as Record<string, unknown>;
+    const ov = ours.views.options as Record<string, unknown>;
+    expect([bv.global_crop_scale, bv.local_crop_scale, bv.global_crop_size, bv.local_crop_size, bv.n_local]).to.deep.equal([[0.14, 1], [0.05, 0.14], 224, 96, 6]);
+    expect([ov.global_crop_scale, ov.local_crop_scale, ov.global_crop_size, ov.local_crop_size, ov.n_local]).to.deep.equal([[0.3, 1], [0.05, 0.3], 224, 128, 6]);
+    expect(base.method.options.alpha).to.equal(null);
+    expect(ours.method.options.alpha).to.equal(0.4);
+    expect(ours.backbone).to.deep.equal(base.backbone);
+    expect(ours.optimizer).to.deep.equal(base.optimizer);
+    expect(ours.trainer).to.deep.equal(base.trainer);
+  });
+});
