@@ -39,19 +39,23 @@ export function batchNormTrain(
     save([xv, mean, variance, g]);
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sx, smean, svar, sg] = saved;
-        if (fused && useNative()) {
-          return tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x: sx, mean: smean, variance: svar, gamma: sg }, { eps }) as tf.Tensor[];
-        }
-        const inv = tf.rsqrt(tf.add(svar, eps));
-        const cen = tf.sub(sx, smean);
-        const meanDy = columnMean(dy);
-        const meanDyXhat = tf.mul(columnMean(tf.mul(dy, cen)), inv); // mean(dy * xhat)
-        const k = tf.mul(sg, inv);
-        const dx = tf.sub(tf.mul(tf.sub(dy, meanDy), k), tf.mul(cen, tf.mul(k, tf.mul(inv, meanDyXhat))));
-        return [dx, tf.mul(meanDyXhat, m), tf.mul(meanDy, m)];
-      },
+      // In a tidy: tfjs runs a customGrad's gradFunc outside any per-node scope, so without it
+      // the fallback's five full-size intermediates of every BN layer would stay allocated until
+      // the whole backward pass ends (+1.6 GB of wasm heap for the MobileNetV2 DINO step).
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sx, smean, svar, sg] = saved;
+          if (fused && useNative()) {
+            return tf.engine().runKernel(BN_TRAIN_GRAD, { dy, x: sx, mean: smean, variance: svar, gamma: sg }, { eps }) as tf.Tensor[];
+          }
+          const inv = tf.rsqrt(tf.add(svar, eps));
+          const cen = tf.sub(sx, smean);
+          const meanDy = columnMean(dy);
+          const meanDyXhat = tf.mul(columnMean(tf.mul(dy, cen)), inv); // mean(dy * xhat)
+          const k = tf.mul(sg, inv);
+          const dx = tf.sub(tf.mul(tf.sub(dy, meanDy), k), tf.mul(cen, tf.mul(k, tf.mul(inv, meanDyXhat))));
+          return [dx, tf.mul(meanDyXhat, m), tf.mul(meanDy, m)];
+        }),
     };
   });
   return op(x, gamma, beta);

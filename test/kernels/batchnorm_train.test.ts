@@ -69,4 +69,39 @@ describe('batchNormTrain matches autodiff of moments + batchNorm', () => {
       }),
     );
   }
+
+  // tfjs runs a customGrad's gradFunc outside any per-node tidy: intermediates made there live
+  // until the whole backward pass ends unless the gradFunc tidies them (it does).
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const mode of backend === 'cpu' ? (['xnnpack'] as const) : kernelModes()) {
+      it(`frees its backward intermediates before the backward pass moves on (${backend}${backend === 'wasm' ? ` [${mode}]` : ''})`, () =>
+        inMode(mode, async () => {
+          if (backend === 'wasm') await valueAndGrads('wasm', (x) => x, [{ shape: [1], seed: 1 }]);
+          else await tf.setBackend('cpu');
+          /** Live tensors when the backward pass reaches the op below `layer`, relative to the start. */
+          const liveBelow = (layer: (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor): number => {
+            let seen = -1;
+            const probe = tf.customGrad((...a: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+              value: tf.clone(a[0] as tf.Tensor),
+              gradFunc: (dy: tf.Tensor) => {
+                seen = tf.memory().numTensors;
+                return tf.clone(dy);
+              },
+            }));
+            const x = tf.tensor(values(4 * 3 * 3 * 5, 71), [4, 3, 3, 5]);
+            const g = tf.tensor1d([1, 2, 0.5, -1, 3]);
+            const b = tf.tensor1d([0, 1, -1, 2, 0.5]);
+            const base = tf.memory().numTensors;
+            const dx = tf.grad((xx: tf.Tensor) => tf.sum(tf.square(layer(probe(xx) as tf.Tensor, g, b))))(x);
+            tf.dispose([dx, x, g, b]);
+            return seen - base;
+          };
+          const plain = liveBelow((x, g, b) => tf.add(tf.mul(x, g), b));
+          const bn = liveBelow((x, g, b) => batchNormTrain(x, g, b, EPS));
+          // BN holds its 4 saved tensors (x, mean, variance, gamma) until the pass ends, nothing else
+          expect(bn - plain).to.be.at.most(4);
+        }),
+      );
+    }
+  }
 });
