@@ -1,0 +1,109 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { l2Normalize } from '../dino/head';
+import { stopGradient } from '../dino/loss';
+
+/**
+ * MoCo-v2's InfoNCE against a key queue, in SSLight's multi-crop form, with the paper's eq. 2 /
+ * eq. 3 weighting. A pure function: the queue and temperature come in as arguments.
+ *
+ * Views: global view 0 goes through the key (momentum) encoder and gives the positive key of
+ * each image; every other view (global views 1.., then the local views) goes through the query
+ * encoder and is matched to that key. Per query row:
+ *   logits = [q . k, q @ queue] / T,   CE = logsumexp(logits) - logits[0]   (label 0).
+ * Query rows are view-major chunks of B rows: chunks [0, nGlobalQueries) are global queries,
+ * the rest local. The loss is a weighted sum of the chunk means (see `chunkWeights`).
+ */
+
+export interface MocoLossOptions {
+  /** Softmax temperature T (MoCo-v2: 0.2). */
+  temperature: number;
+  /** Query chunks from global views (N_g - 1: 1 with two global views). */
+  nGlobalQueries: number;
+  /** Query chunks from local views (0 in two-view MoCo-v2). */
+  nLocal: number;
+  /**
+   * null: eq. 2 analogue, every query row weighted alike (mean over all rows).
+   * number: eq. 3, alpha * (mean CE of the global queries) + (1 - alpha) * (mean CE of the local
+   * queries), as SSLight's MOCOLoss with LAMBDAS = [alpha, 1 - alpha].
+   */
+  alpha: number | null;
+}
+
+// A type alias (not an interface) so results pass to tf.tidy / tf.dispose as a TensorContainer.
+export type MocoLossResult = {
+  loss: tf.Scalar;
+  /** [N] q . k / T (the positive logit of each query row). */
+  posLogits: tf.Tensor1D;
+  /** [N, K] q @ queue / T (the negative logits). */
+  negLogits: tf.Tensor2D;
+  /** [N] cross-entropy of each query row. */
+  perRowCe: tf.Tensor1D;
+  /** [nGlobalQueries + nLocal] mean CE of each query chunk (global chunks first). */
+  chunkLoss: tf.Tensor1D;
+  /** [N] 1 where the positive logit beats every negative (MoCo's instance-discrimination acc@1). */
+  correct: tf.Tensor1D;
+  /** [B, dim] the normalised keys, detached: what goes into the queue after the step. */
+  keys: tf.Tensor2D;
+};
+
+/** The alpha of eq. 3 that reproduces eq. 2: nGlobalQueries / (nGlobalQueries + nLocal) (1/7 for 2 + 6 crops). */
+export function uniformAlpha(nGlobalQueries: number, nLocal: number): number {
+  return nGlobalQueries / (nGlobalQueries + nLocal);
+}
+
+/**
+ * Weight of each query chunk's mean CE. Uniform (alpha null): 1 / nChunks each. alpha: the global
+ * chunks share alpha, the local chunks share 1 - alpha. When one side is empty (two-view mode)
+ * the other takes the whole weight, so the loss stays an average of CEs.
+ */
+export function chunkWeights(nGlobalQueries: number, nLocal: number, alpha: number | null): Float32Array {
+  if (!(Number.isInteger(nGlobalQueries) && nGlobalQueries >= 1 && Number.isInteger(nLocal) && nLocal >= 0)) {
+    throw new RangeError(`MoCo loss: need >= 1 global query view and >= 0 local views, got ${nGlobalQueries} + ${nLocal}`);
+  }
+  if (alpha !== null && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`MoCo loss: alpha must be in [0, 1], got ${alpha}`);
+  const n = nGlobalQueries + nLocal;
+  const a = alpha === null || nLocal === 0 ? nGlobalQueries / n : alpha;
+  const w = new Float32Array(n);
+  for (let c = 0; c < n; c++) w[c] = c < nGlobalQueries ? a / nGlobalQueries : (1 - a) / nLocal;
+  return w;
+}
+
+/**
+ * queriesRaw: [(nGlobalQueries + nLocal) * B, dim] query-encoder outputs (not normalised);
+ * keysRaw: [B, dim] key-encoder outputs of global view 0 (not normalised; no gradient flows to
+ * them); queue: [dim, K] normalised keys (no gradient).
+ */
+export function mocoLoss(queriesRaw: tf.Tensor2D, keysRaw: tf.Tensor2D, queue: tf.Tensor2D, opts: MocoLossOptions): MocoLossResult {
+  const { temperature, nGlobalQueries, nLocal, alpha } = opts;
+  const weights = chunkWeights(nGlobalQueries, nLocal, alpha);
+  const nChunks = weights.length;
+  const [b, dim] = keysRaw.shape;
+  const [n, dq] = queriesRaw.shape;
+  if (!(temperature > 0)) throw new RangeError(`MoCo loss: temperature must be > 0, got ${temperature}`);
+  if (b < 1 || dq !== dim || n !== nChunks * b || queue.rank !== 2 || queue.shape[0] !== dim) {
+    throw new Error(
+      `MoCo loss: expected queries [${nChunks}*B, dim], keys [B, dim], queue [dim, K]; ` +
+        `got queries [${queriesRaw.shape}], keys [${keysRaw.shape}], queue [${queue.shape}]`,
+    );
+  }
+  return tf.tidy(() => {
+    const q = l2Normalize(queriesRaw);
+    const k = stopGradient(l2Normalize(keysRaw));
+    const negatives = stopGradient(queue);
+    // Positive: each chunk of B query rows against the same B keys.
+    const pos = tf.reshape(tf.sum(tf.mul(tf.reshape(q, [nChunks, b, dim]), k), -1), [n, 1]);
+    const posLogits = tf.div(pos, temperature) as tf.Tensor2D; // [N, 1]
+    const negLogits = tf.div(tf.matMul(q, negatives), temperature) as tf.Tensor2D; // [N, K]
+    // logsumexp over [pos, neg] without building the [N, 1 + K] concatenation; the shift m is a
+    // constant to the gradient (logsumexp does not depend on it).
+    const negMax = tf.max(negLogits, 1, true);
+    const m = stopGradient(tf.maximum(negMax, posLogits));
+    const sumExp = tf.add(tf.exp(tf.sub(posLogits, m)), tf.sum(tf.exp(tf.sub(negLogits, m)), 1, true));
+    const lse = tf.add(m, tf.log(sumExp));
+    const perRowCe = tf.reshape(tf.sub(lse, posLogits), [n]) as tf.Tensor1D;
+    const chunkLoss = tf.mean(tf.reshape(perRowCe, [nChunks, b]), 1) as tf.Tensor1D;
+    const loss = tf.sum(tf.mul(chunkLoss, tf.tensor1d(weights))) as tf.Scalar;
+    const correct = tf.reshape(tf.cast(tf.greater(posLogits, negMax), 'float32'), [n]) as tf.Tensor1D;
+    return { loss, posLogits: tf.reshape(posLogits, [n]) as tf.Tensor1D, negLogits, perRowCe, chunkLoss, correct, keys: k };
+  });
+}
