@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../../../src/core/rng';
+import { relu } from '../../../src/nn/activations';
+import { BatchNorm1d } from '../../../src/nn/batchnorm';
+import { Linear } from '../../../src/nn/linear';
+import { Module } from '../../../src/nn/module';
+
+export interface MocoHeadOptions {
+  inDim: number;
+  /** Output (embedding) dimension, MoCo's `dim` (128). */
+  outDim: number;
+  /** Hidden width of the MLP (2048). */
+  hiddenDim?: number;
+  /** Number of Linear layers (2 = MoCo-v2's Linear-ReLU-Linear; 1 = MoCo-v1's single fc). */
+  nLayers?: number;
+  /** BatchNorm1d after each hidden Linear (off in MoCo-v2 and SSLight's MoCo recipe). */
+  useBn?: boolean;
+}
+
+/** nn.Sequential with torch's indices (ReLU takes an index but has no parameters). */
+class Sequential extends Module {
+  private readonly layers: Array<(x: tf.Tensor2D) => tf.Tensor2D> = [];
+
+  add(index: number, layer: Linear | BatchNorm1d | 'relu'): void {
+    if (layer === 'relu') {
+      this.layers.push((x) => relu(x));
+    } else {
+      this.addModule(String(index), layer);
+      this.layers.push((x) => layer.forward(x));
+    }
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
+  }
+}
+
+/**
+ * The MoCo-v2 projection head as SSLight's MOCOHead: Linear(in, hidden) - [BN] - ReLU - ... -
+ * Linear(hidden, out), no normalisation (the loss L2-normalises). Default: Linear(feat, 2048) -
+ * ReLU - Linear(2048, 128), torch names `mlp.0.{weight,bias}`, `mlp.2.{weight,bias}` (with one
+ * layer: `mlp.{weight,bias}`). Init as SSLight's _init_weights: trunc normal std 0.02, bias 0.
+ */
+export class MocoHead extends Module {
+  readonly mlp: Sequential | Linear;
+  readonly outDim: number;
+
+  constructor(opts: MocoHeadOptions, rng: Rng) {
+    super();
+    const { inDim, outDim, hiddenDim = 2048, useBn = false } = opts;
+    const nLayers = Math.max(opts.nLayers ?? 2, 1);
+    this.outDim = outDim;
+    const lin = (i: number, o: number) => new Linear(i, o, rng, { init: 'trunc_normal' });
+    if (nLayers === 1) {
+      this.mlp = this.addModule('mlp', lin(inDim, outDim));
+    } else {
+      const seq = new Sequential();
+      let idx = 0;
+      let dim = inDim;
+      for (let l = 0; l < nLayers - 1; l++) {
+        seq.add(idx++, lin(dim, hiddenDim));
+        if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
+        seq.add(idx++, 'relu');
+        dim = hiddenDim;
+      }
+      seq.add(idx++, lin(hiddenDim, outDim));
+      this.mlp = this.addModule('mlp', seq);
+    }
+  }
+
+  /** [B, inDim] -> [B, outDim], not normalised. */
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return this.mlp.forward(x);
+  }
+}
