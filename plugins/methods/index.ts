@@ -1,5 +1,6 @@
 // Importing this module registers the built-in SSL methods.
 import './dino/dino';
+import './swav/swav';
 import './mocov2/mocov2';
 
 export { Dino, dinoSchema, MultiCropNetwork, type DinoOptions } from './dino/dino';

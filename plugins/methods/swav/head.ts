@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '../../../src/core/rng';
+import { relu } from '../../../src/nn/activations';
+import { BatchNorm1d } from '../../../src/nn/batchnorm';
+import { normal, zeros } from '../../../src/nn/init';
+import { Linear } from '../../../src/nn/linear';
+import { Module } from '../../../src/nn/module';
+
+export interface SwavHeadOptions {
+  inDim: number;
+  /** Projection output (SwAV feat_dim / SSLight OUTPUT_DIM), 128. */
+  featDim?: number;
+  /** Hidden width of the projection MLP (SwAV hidden_mlp 2048; SSLight's configs 4096). */
+  hiddenDim?: number;
+  /** Linear layers in the projection (2: Linear-BN-ReLU-Linear). */
+  nLayers?: number;
+  useBn?: boolean;
+  /** Number of prototypes K (3000). */
+  nPrototypes?: number;
+}
+
+/**
+ * F.normalize(x, dim=-1): x / max(||x||, eps), rows of a [N, D] matrix, computed as
+ * x / sqrt(max(sum(x^2), eps^2)) (the same value): written with sqrt outside the max, a zero row
+ * (all ReLUs off before the last Linear with zero bias) gets sqrt's infinite slope at 0 times a
+ * zero gradient = NaN, where torch's normalize gives dy / eps.
+ */
+export function normalizeRows(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
+  return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps))) as tf.Tensor2D);
+}
+
+/** nn.Sequential of Linear / BatchNorm1d / ReLU, so parameter names keep torch's indices. */
+class Sequential extends Module {
+  private readonly layers: Array<(x: tf.Tensor2D) => tf.Tensor2D> = [];
+
+  add(index: number, layer: Linear | BatchNorm1d | 'relu'): void {
+    if (layer === 'relu') {
+      this.layers.push((x) => relu(x));
+    } else {
+      this.addModule(String(index), layer);
+      this.layers.push((x) => layer.forward(x));
+    }
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
+  }
+}
+
+/** SSLight's MLP wrapper (`projection.mlp.<i>`), so checkpoint names match theirs. */
+class Projection extends Module {
+  readonly mlp: Sequential | Linear;
+
+  constructor(mlp: Sequential | Linear) {
+    super();
+    this.mlp = this.addModule('mlp', mlp);
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return this.mlp.forward(x);
+  }
+}
+
+export type SwavHeadOutput = {
+  /** L2-normalised projections z, [N, featDim]. */
+  embedding: tf.Tensor2D;
+  /** z @ C^T: cosine scores against the (normalised) prototypes, [N, K]. */
+  scores: tf.Tensor2D;
+};
+
+/**
+ * SwAV's head as SSLight builds it (SWAVHead): projection MLP Linear-(BN)-ReLU x (nLayers-1) then
+ * Linear to featDim, L2 normalisation, and the prototypes, a Linear without bias whose weight rows
+ * (torch [K, featDim]; ours [featDim, K], so its columns) are L2-normalised by `normalizePrototypes`
+ * before every forward (the method calls it at construction and after every optimizer step).
+ * Init as SSLight's SWAV model: every Linear N(0, 0.01), zero biases. Torch names:
+ * `projection.mlp.<i>.*`, `prototypes.weight`.
+ */
+export class SwavHead extends Module {
+  readonly projection: Projection;
+  readonly prototypes: Linear;
+  readonly featDim: number;
+  readonly nPrototypes: number;
+
+  constructor(opts: SwavHeadOptions, rng: Rng) {
+    super();
+    const { inDim, featDim = 128, hiddenDim = 2048, useBn = true, nPrototypes = 3000 } = opts;
+    const nLayers = Math.max(opts.nLayers ?? 2, 1);
+    this.featDim = featDim;
+    this.nPrototypes = nPrototypes;
+    const lin = (i: number, o: number, bias = true) => {
+      const l = new Linear(i, o, rng, { bias });
+      l.weight.assign(tf.tidy(() => normal([i, o], 0.01, rng)));
+      if (l.bias) l.bias.assign(tf.tidy(() => zeros([o])));
+      return l;
+    };
+    let mlp: Sequential | Linear;
+    if (nLayers === 1) {
+      mlp = lin(inDim, featDim);
+    } else {
+      const seq = new Sequential();
+      let idx = 0;
+      let dim = inDim;
+      for (let l = 0; l < nLayers - 1; l++) {
+        seq.add(idx++, lin(dim, hiddenDim));
+        if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
+        seq.add(idx++, 'relu');
+        dim = hiddenDim;
+      }
+      seq.add(idx++, lin(dim, featDim));
+      mlp = seq;
+    }
+    this.projection = this.addModule('projection', new Projection(mlp));
+    this.prototypes = this.addModule('prototypes', lin(featDim, nPrototypes, false));
+    this.normalizePrototypes();
+  }
+
+  /** SwAV's `w = normalize(prototypes.weight, dim=1); prototypes.weight.copy_(w)`, in place. */
+  normalizePrototypes(): void {
+    const w = this.prototypes.weight;
+    tf.tidy(() => {
+      w.assign(tf.div(w, tf.maximum(tf.sqrt(tf.sum(tf.square(w), 0, true)), 1e-12)));
+    });
+  }
+
+  /** Features [N, inDim] -> L2-normalised embedding and prototype scores. */
+  forward(x: tf.Tensor2D): SwavHeadOutput {
+    return tf.tidy(() => {
+      const embedding = normalizeRows(this.projection.forward(x));
+      return { embedding, scores: this.prototypes.forward(embedding) };
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { noGrad } from '../../../src/kernels/no_grad';
+import { sinkhorn } from './sinkhorn';
+
+/**
+ * SwAV's swapped-prediction loss over multi-crop views, with the paper's eq. 2 / eq. 3 weighting.
+ * A pure function of the prototype scores (and, optionally, the queue's scores).
+ *
+ * For every crop c in crops_for_assign (global views), the codes q_c = sinkhorn(scores_c) are
+ * computed off the gradient tape (SwAV's torch.no_grad), and every other view v predicts them:
+ *   pair_loss[c][v] = -mean_b sum_k q_c[b, k] * log_softmax(scores_v / T)[b, k],  v != c.
+ * alpha null: SwAV's mean over c of the mean over v != c, i.e. every pair weighted
+ * 1 / (P_gg + P_gl) (eq. 2). alpha a number: alpha * L_g / P_gg + (1 - alpha) * L_l / P_gl
+ * (eq. 3), L_g summing the pairs with v global, L_l those with v local.
+ */
+
+export interface SwavLossOptions {
+  nGlobal: number;
+  nLocal: number;
+  /** Views whose codes are computed (SwAV crops_for_assign, default [0, 1]); global views only. */
+  cropsForAssign?: number[];
+  /** Softmax temperature of the predictions (SwAV 0.1). */
+  temperature?: number;
+  /** Sinkhorn epsilon (0.05) and iterations (3). */
+  epsilon?: number;
+  sinkhornIterations?: number;
+  /** null: eq. 2 (SwAV's uniform average); a number in [0, 1]: eq. 3. */
+  alpha: number | null;
+  /**
+   * Per assigned crop, scores of queued embeddings [L, K] prepended before Sinkhorn (SwAV's
+   * queue); only the batch's rows of the codes are used. null / absent: no queue.
+   */
+  queueScores?: Array<tf.Tensor2D | null> | null;
+}
+
+// A type alias so results pass to tf.tidy / tf.dispose as a TensorContainer.
+export type SwavLossResult = {
+  loss: tf.Scalar;
+  /** [nAssign, nViews] pair losses; entries (c, c) are computed but weighted 0. */
+  pairLoss: tf.Tensor2D;
+  /** [nAssign * B, K] codes of the assigned crops, crop-major (no gradient). */
+  codes: tf.Tensor2D;
+};
+
+/** Pair counts of eq. 2 / 3 for SwAV: P_gg = |A| (N_g - 1), P_gl = |A| N_l, A = crops_for_assign. */
+export function swavPairCounts(nGlobal: number, nLocal: number, cropsForAssign: number[] = [0, 1]): { pgg: number; pgl: number } {
+  return { pgg: cropsForAssign.length * (nGlobal - 1), pgl: cropsForAssign.length * nLocal };
+}
+
+/**
+ * The [nAssign, nGlobal + nLocal] weights of the pair-loss matrix (row-major). Same-view pairs get
+ * 0. With an empty block (no local views, or one global view) the other block takes the whole
+ * weight, so the loss stays an average of pair losses (as the DINO plugin does).
+ */
+export function swavPairWeights(nGlobal: number, nLocal: number, cropsForAssign: number[], alpha: number | null): Float32Array {
+  if (!(Number.isInteger(nGlobal) && nGlobal >= 1 && Number.isInteger(nLocal) && nLocal >= 0)) {
+    throw new RangeError(`SwAV loss: need >= 1 global view and >= 0 local views, got ${nGlobal} + ${nLocal}`);
+  }
+  if (cropsForAssign.length === 0) throw new RangeError('SwAV loss: crops_for_assign is empty');
+  const seen = new Set<number>();
+  for (const c of cropsForAssign) {
+    if (!(Number.isInteger(c) && c >= 0 && c < nGlobal)) {
+      throw new RangeError(`SwAV loss: crops_for_assign must name global views (0..${nGlobal - 1}), got ${c}`);
+    }
+    if (seen.has(c)) throw new RangeError(`SwAV loss: crop ${c} appears twice in crops_for_assign`);
+    seen.add(c);
+  }
+  if (alpha !== null && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`SwAV loss: alpha must be in [0, 1], got ${alpha}`);
+  const { pgg, pgl } = swavPairCounts(nGlobal, nLocal, cropsForAssign);
+  if (pgg + pgl === 0) throw new RangeError('SwAV loss: one global view and no local views leave no pair to compare');
+  let wgg: number;
+  let wgl: number;
+  if (alpha === null || pgg === 0 || pgl === 0) {
+    wgg = pgg > 0 ? 1 / (pgg + pgl) : 0;
+    wgl = pgl > 0 ? 1 / (pgg + pgl) : 0;
+  } else {
+    wgg = alpha / pgg;
+    wgl = (1 - alpha) / pgl;
+  }
+  const nViews = nGlobal + nLocal;
+  const w = new Float32Array(cropsForAssign.length * nViews);
+  cropsForAssign.forEach((c, i) => {
+    for (let v = 0; v < nViews; v++) w[i * nViews + v] = v === c ? 0 : v < nGlobal ? wgg : wgl;
+  });
+  return w;
+}
+
+/**
+ * The loss of one batch. `scores` [nViews * B, K] are cosine scores normalize(z) @ normalize(C)^T,
+ * view-major (rows [v*B, (v+1)*B) are view v, globals first), as SwAV's MultiCropWrapper gives.
+ */
+export function swavLoss(scores: tf.Tensor2D, opts: SwavLossOptions): SwavLossResult {
+  const { nGlobal, nLocal, cropsForAssign = [0, 1], temperature = 0.1, epsilon = 0.05, sinkhornIterations = 3, alpha } = opts;
+  const nViews = nGlobal + nLocal;
+  const [rows, k] = scores.shape;
+  const b = rows / nViews;
+  if (scores.rank !== 2 || !Number.isInteger(b) || b < 1) {
+    throw new Error(`SwAV loss: expected scores [${nViews}*B, K] for ${nGlobal} + ${nLocal} views, got [${scores.shape}]`);
+  }
+  if (!(temperature > 0)) throw new RangeError(`SwAV loss: temperature must be > 0, got ${temperature}`);
+  const weights = swavPairWeights(nGlobal, nLocal, cropsForAssign, alpha);
+  const queue = opts.queueScores ?? null;
+  if (queue && queue.length !== cropsForAssign.length) {
+    throw new Error(`SwAV loss: ${queue.length} queue score blocks for ${cropsForAssign.length} assigned crops`);
+  }
+  const nA = cropsForAssign.length;
+  return tf.tidy(() => {
+    // Codes off the tape (torch.no_grad): constants to the backward pass, and Sinkhorn's
+    // intermediates are freed at once instead of being held for it.
+    const codes = noGrad(() =>
+      tf.tidy(() => {
+        const per = cropsForAssign.map((c, i) => {
+          const own = tf.slice(scores, [c * b, 0], [b, k]);
+          const q = queue?.[i];
+          if (!q) return sinkhorn(own, { epsilon, iterations: sinkhornIterations });
+          if (q.rank !== 2 || q.shape[1] !== k) throw new Error(`SwAV loss: queue scores must be [L, ${k}], got [${q.shape}]`);
+          const all = sinkhorn(tf.concat([q, own], 0), { epsilon, iterations: sinkhornIterations });
+          return tf.slice(all, [q.shape[0], 0], [b, k]);
+        });
+        return (per.length === 1 ? per[0] : tf.concat(per, 0)) as tf.Tensor2D;
+      }),
+    );
+    const logp = tf.logSoftmax(tf.div(scores, temperature));
+    // Every (assigned crop, view) pair as one matrix product over (batch, prototype).
+    const q = tf.reshape(codes, [nA, b * k]);
+    const s = tf.reshape(logp, [nViews, b * k]);
+    const pairLoss = tf.mul(tf.matMul(q, s, false, true), -1 / b) as tf.Tensor2D;
+    const loss = tf.sum(tf.mul(pairLoss, tf.tensor2d(weights, [nA, nViews]))) as tf.Scalar;
+    return { loss, pairLoss, codes };
+  });
+}
