@@ -6,34 +6,13 @@ import { l2Normalize } from '../../../../plugins/methods/dino/head';
 import { mocoLoss } from '../../../../plugins/methods/mocov2/loss';
 import { Mocov2, mocov2Schema, type Mocov2Options } from '../../../../plugins/methods/mocov2/mocov2';
 import { ConfigError } from '../../../../src/core/errors';
-import type { Backbone, Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
+import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
-import { BatchNorm2d } from '../../../../src/nn/batchnorm';
-import { Conv2d } from '../../../../src/nn/conv2d';
 import { ensureGradients } from '../../../../src/nn/gradients';
 import { Module, type Parameter } from '../../../../src/nn/module';
-import { globalAvgPool } from '../../../../src/nn/pool';
 import { expectClose } from '../../../helpers/reference';
-
-/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
-class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 6;
-  calls: number[][] = [];
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
-    this.bn = this.addModule('bn', new BatchNorm2d(6));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    this.calls.push(x.shape);
-    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
-  }
-}
+import { disposeViews, makeViews, ToyBackbone } from './toy';
 
 const B = 4;
 const SMALL = { out_dim: 8, hidden_dim: 12, queue_length: 16 };
@@ -51,33 +30,12 @@ function makeMoco(opts: Partial<Mocov2Options> = {}, deps: Partial<{ nGlobal: nu
   }) as Mocov2;
 }
 
-/**
- * Views of B random images: each global view is the 8x8 image plus noise, each local view its
- * 2x2-pooled 4x4 version plus noise, so the views of one image are related as crops would be.
- */
 function makeBatch(seed: number, nLocal = 2): ViewBatch {
-  const rng = new Rng(seed);
-  const draw = (s: number) => tf.tensor4d(Float32Array.from({ length: B * s * s * 3 }, () => rng.normal()), [B, s, s, 3]);
-  // Per-image colour offsets make the images tell apart after global pooling.
-  const offsets = tf.tensor4d(Float32Array.from({ length: B * 3 }, () => 1.5 * rng.normal()), [B, 1, 1, 3]);
-  const noise = draw(8);
-  const base = tf.add(noise, offsets) as tf.Tensor4D;
-  tf.dispose([noise, offsets]);
-  const small = tf.avgPool(base, 2, 2, 'valid');
-  const view = (x: tf.Tensor4D) => tf.tidy(() => tf.add(x, tf.mul(draw(x.shape[1]), 0.3)) as tf.Tensor4D);
-  const batch = {
-    globals: [view(base), view(base)],
-    locals: Array.from({ length: nLocal }, () => view(small)),
-    labels: new Int32Array(B),
-    batchSize: B,
-    stats: {},
-  };
-  tf.dispose([base, small]);
-  return batch;
+  return makeViews(seed, B, nLocal);
 }
 
 function disposeBatch(b: ViewBatch): void {
-  tf.dispose([...b.globals, ...b.locals]);
+  disposeViews(b);
 }
 
 function ctxAt(step: number, metrics: Record<string, number> = {}): StepContext {

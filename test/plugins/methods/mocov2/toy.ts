@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Backbone, BatchSource, ViewBatch } from '../../../../src/core/interfaces';
+import { Rng } from '../../../../src/core/rng';
+import { BatchNorm2d } from '../../../../src/nn/batchnorm';
+import { Conv2d } from '../../../../src/nn/conv2d';
+import { Module } from '../../../../src/nn/module';
+import { globalAvgPool } from '../../../../src/nn/pool';
+
+/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
+export class ToyBackbone extends Module implements Backbone {
+  readonly featureDim = 6;
+  calls: number[][] = [];
+  private readonly conv: Conv2d;
+  private readonly bn: BatchNorm2d;
+
+  constructor(rng: Rng) {
+    super();
+    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
+    this.bn = this.addModule('bn', new BatchNorm2d(6));
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor2D {
+    this.calls.push(x.shape);
+    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
+  }
+}
+
+/**
+ * Views of `b` random 8x8 images: each global view is the image plus noise, each local view its
+ * 2x2-pooled 4x4 version plus noise, so the views of one image are related as crops would be.
+ * Per-image colour offsets make the images tell apart after global pooling.
+ */
+export function makeViews(seed: number, b: number, nLocal = 2): ViewBatch {
+  const rng = new Rng(seed);
+  const draw = (s: number) => tf.tensor4d(Float32Array.from({ length: b * s * s * 3 }, () => rng.normal()), [b, s, s, 3]);
+  const offsets = tf.tensor4d(Float32Array.from({ length: b * 3 }, () => 1.5 * rng.normal()), [b, 1, 1, 3]);
+  const noise = draw(8);
+  const base = tf.add(noise, offsets) as tf.Tensor4D;
+  const small = tf.avgPool(base, 2, 2, 'valid');
+  const view = (x: tf.Tensor4D) => tf.tidy(() => tf.add(x, tf.mul(draw(x.shape[1]), 0.3)) as tf.Tensor4D);
+  const batch = {
+    globals: [view(base), view(base)],
+    locals: Array.from({ length: nLocal }, () => view(small)),
+    labels: new Int32Array(b),
+    batchSize: b,
+    stats: {},
+  };
+  tf.dispose([noise, offsets, base, small]);
+  return batch;
+}
+
+export function disposeViews(batch: ViewBatch): void {
+  tf.dispose([...batch.globals, ...batch.locals]);
+}
+
+/** A BatchSource of `makeViews` batches; batch (epoch, k) depends only on (seed, epoch, k). */
+export class ToyViewBatches implements BatchSource {
+  constructor(
+    readonly stepsPerEpoch: number,
+    private readonly batchSize: number,
+    private readonly seed: number,
+  ) {}
+
+  async *batchesForEpoch(epoch: number, startBatch = 0): AsyncIterable<ViewBatch> {
+    for (let k = startBatch; k < this.stepsPerEpoch; k++) yield makeViews(this.seed * 1000003 + epoch * 1009 + k, this.batchSize);
+  }
+}
