@@ -11,13 +11,16 @@ import type { Rng } from '../../../src/core/rng';
  * a batch that runs past the end wraps around to column 0 instead, so any B <= K works.
  *
  * Checkpoints: the matrix through `tensorState` ('queue'), the pointer through `jsonState`
- * ('queue_ptr').
+ * ('queue_ptr'). A host copy of the matrix makes the enqueue cheap; change the queue only through
+ * `enqueue` and `loadTensorState`, which keep the two equal.
  */
 export class KeyQueue {
   readonly queue: tf.Variable;
   readonly dim: number;
   readonly length: number;
   private pointer: number;
+  /** The queue's values on the host ([dim, K] row-major), always equal to `queue`. */
+  private readonly host: Float32Array;
 
   /** A queue holding `initial` ([dim, K], columns taken as given) with the pointer at `ptr`. */
   constructor(initial: tf.Tensor2D, ptr = 0) {
@@ -26,6 +29,7 @@ export class KeyQueue {
     }
     [this.dim, this.length] = initial.shape;
     this.checkPointer(ptr, 'KeyQueue');
+    this.host = Float32Array.from(initial.dataSync());
     this.queue = tf.variable(initial, false);
     this.pointer = ptr;
   }
@@ -59,19 +63,16 @@ export class KeyQueue {
     const k = this.length;
     if (keys.rank !== 2 || d !== this.dim) throw new Error(`KeyQueue.enqueue: expected keys [B, ${this.dim}], got [${keys.shape}]`);
     if (b < 1 || b > k) throw new RangeError(`KeyQueue.enqueue: batch of ${b} keys does not fit a queue of ${k}`);
+    // Column writes into the host copy, then one upload. Slicing columns of the [dim, K] tensor
+    // and concatenating them back costs seconds per step on the cpu backend at K = 65536
+    // (strided copies); this is B * dim scalar writes plus one contiguous copy of the queue.
+    const kd = keys.dataSync();
     const ptr = this.pointer;
-    tf.tidy(() => {
-      const kT = tf.transpose(keys); // [dim, B]
-      const cols = (t: tf.Tensor2D, from: number, to: number): tf.Tensor2D[] =>
-        to > from ? [tf.slice(t, [0, from], [this.dim, to - from])] : [];
-      const q = this.queue as tf.Tensor2D;
-      const head = Math.min(b, k - ptr); // keys that fit before the end
-      const parts =
-        head === b
-          ? [...cols(q, 0, ptr), kT, ...cols(q, ptr + b, k)]
-          : [...cols(kT, head, b), ...cols(q, b - head, ptr), ...cols(kT, 0, head)];
-      this.queue.assign(parts.length === 1 ? parts[0] : tf.concat(parts, 1));
-    });
+    for (let i = 0; i < b; i++) {
+      const col = (ptr + i) % k;
+      for (let r = 0; r < d; r++) this.host[r * k + col] = kd[i * d + r];
+    }
+    this.upload();
     this.pointer = (ptr + b) % k;
   }
 
@@ -87,7 +88,8 @@ export class KeyQueue {
         `mocov2: checkpoint queue is [${q.shape}], this run needs [${this.queue.shape}] ([out_dim, queue_length])`,
       );
     }
-    this.queue.assign(q);
+    this.host.set(q.dataSync());
+    this.upload();
   }
 
   jsonState(): JsonState {
@@ -103,6 +105,11 @@ export class KeyQueue {
 
   dispose(): void {
     this.queue.dispose();
+  }
+
+  /** queue <- host (a copy: a backend may keep the array it is given). */
+  private upload(): void {
+    tf.tidy(() => this.queue.assign(tf.tensor2d(this.host.slice(), [this.dim, this.length])));
   }
 
   private checkPointer(p: number, who: string): void {
