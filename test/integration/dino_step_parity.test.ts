@@ -213,6 +213,7 @@ async function runCase(c: StepCase, ref: CaseRef): Promise<void> {
 }
 
 describe('integration: a DINO training step matches PyTorch', function () {
+  this.timeout(120000);
   const ref: Reference | null = fs.existsSync(FIXTURE) ? (JSON.parse(fs.readFileSync(FIXTURE, 'utf8')) as Reference) : null;
 
   before(function () {
