@@ -6,6 +6,7 @@ import { infoCommand } from './info';
 import { cocoEvalCommand } from './coco_eval';
 import { benchCommand } from './bench';
 import { viewsCommand } from './views';
+import { knnCommand } from './knn';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(cocoEvalCommand)
       .command(benchCommand)
       .command(viewsCommand)
+      .command(knnCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()
