@@ -7,6 +7,7 @@ import { cocoEvalCommand } from './coco_eval';
 import { benchCommand } from './bench';
 import { viewsCommand } from './views';
 import { knnCommand } from './knn';
+import { linearCommand } from './linear';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(benchCommand)
       .command(viewsCommand)
       .command(knnCommand)
+      .command(linearCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

@@ -1,0 +1,149 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { CommandModule } from 'yargs';
+import { Rng } from '../core/rng';
+import { ensureGradients } from '../nn/gradients';
+import { LinearProbe } from '../eval/linear_probe';
+import { ImageLoader } from '../../data/image_loader';
+import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, type EvalArgs } from './knn';
+
+interface LinearArgs extends EvalArgs {
+  epochs: number;
+  'batch-size': number;
+  lr?: number;
+}
+
+export interface LinearResult {
+  top1: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  baseLr: number;
+  trainLoss: number[];
+  numTrain: number;
+  numTest: number;
+  numClasses: number;
+  imageSize: number;
+  randomInit: boolean;
+  checkpoint: string | null;
+  step: number | null;
+  backbone: string;
+}
+
+/**
+ * The paper's linear probe (Appendix A): no warm-up, cosine lr to 0, weight decay 0; CNNs LARS at
+ * base lr 0.05, ViTs SGD at base lr 0.01, both x batch/256 as in DINO's eval_linear.
+ */
+export function probeOptimizer(backboneName: string, lr: number | undefined): { name: string } & Record<string, unknown> {
+  const vit = backboneName.startsWith('vit');
+  return {
+    name: vit ? 'sgd' : 'lars',
+    lr: lr ?? (vit ? 0.01 : 0.05),
+    warmup_epochs: 0,
+    weight_decay: 0,
+    min_lr: 0,
+  };
+}
+
+/**
+ * `sslight linear`: train a linear classifier on the frozen backbone (eval mode) with random
+ * crop + flip on the train split, then top-1 on the test split's centre crops.
+ */
+export const linearCommand: CommandModule<object, LinearArgs> = {
+  command: 'linear',
+  describe: 'linear-probe top-1 of a run\'s frozen backbone (LARS for CNNs, as in the paper)',
+  builder: (y) =>
+    evalOptions(y)
+      .option('epochs', { type: 'number', default: 100, describe: 'probe epochs over the train images' })
+      .option('batch-size', { type: 'number', default: 256, describe: 'probe batch (lr scales by batch/256)' })
+      .option('lr', { type: 'number', describe: 'base lr (default: LARS 0.05 for CNNs, SGD 0.01 for ViTs)' }) as never,
+  handler: async (args) => {
+    for (const n of ['epochs', 'batch-size'] as const) {
+      if (!(Number.isInteger(args[n]) && args[n] > 0)) throw new EvalInputError(`--${n} must be a positive integer, got ${args[n]}`);
+    }
+    if (args.lr !== undefined && !(args.lr > 0)) throw new EvalInputError(`--lr must be > 0, got ${args.lr}`);
+    const setup = await prepareEval(args);
+    await ensureGradients();
+    const batchSize = Math.min(args['batch-size'], setup.trainIndices.length);
+    const trainLoader = new ImageLoader(
+      setup.train,
+      { size: setup.imageSize, mode: 'train', batchSize, subset: setup.trainIndices },
+      setup.config.trainer.seed,
+    );
+    const opt = probeOptimizer(setup.config.backbone.name, args.lr);
+    const probe = new LinearProbe(setup.backbone, {
+      numClasses: setup.numClasses,
+      optimizer: opt,
+      batchSize,
+      epochs: args.epochs,
+      stepsPerEpoch: trainLoader.stepsPerEpoch,
+      rng: new Rng(setup.config.trainer.seed + 2),
+    });
+    const trainLoss: number[] = [];
+    let correct = 0;
+    let numTest = 0;
+    try {
+      for (let e = 0; e < args.epochs; e++) {
+        const t0 = Date.now();
+        let sum = 0;
+        let steps = 0;
+        for await (const b of trainLoader.batches(e)) {
+          try {
+            const loss = probe.step(b.images, b.labels);
+            if (!Number.isFinite(loss)) throw new EvalInputError(`linear probe: loss is ${loss} at epoch ${e + 1}; lower --lr`);
+            sum += loss;
+            steps++;
+          } finally {
+            b.images.dispose();
+          }
+        }
+        trainLoss.push(sum / steps);
+        console.log(`epoch ${e + 1}/${args.epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const testLoader = new ImageLoader(setup.test, {
+        size: setup.imageSize,
+        mode: 'eval',
+        batchSize: Math.min(64, setup.testIndices.length),
+        cropFraction: EVAL_CROP_FRACTION,
+        subset: setup.testIndices,
+      });
+      for await (const b of testLoader.batches()) {
+        try {
+          correct += Math.round(probe.accuracy(b.images, b.labels) * b.batchSize);
+          numTest += b.batchSize;
+        } finally {
+          b.images.dispose();
+        }
+      }
+    } finally {
+      probe.dispose();
+      setup.backbone.dispose();
+    }
+    const result: LinearResult = {
+      top1: correct / numTest,
+      epochs: args.epochs,
+      batchSize,
+      optimizer: opt.name,
+      baseLr: opt.lr as number,
+      trainLoss,
+      numTrain: setup.trainIndices.length,
+      numTest,
+      numClasses: setup.numClasses,
+      imageSize: setup.imageSize,
+      randomInit: !!args['random-init'],
+      checkpoint: setup.checkpointDir,
+      step: setup.step,
+      backbone: setup.config.backbone.name,
+    };
+    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    console.log(
+      `linear top-1: ${(result.top1 * 100).toFixed(2)}% (${what}, ${opt.name} base lr ${opt.lr}, ${args.epochs} epochs of batch ${batchSize}, ` +
+        `${result.numTrain} train / ${numTest} test images, ${result.numClasses} classes, ${result.imageSize}px)`,
+    );
+    if (setup.runDir) {
+      const file = path.join(setup.runDir, result.randomInit ? 'linear_random_init.json' : 'linear.json');
+      fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+      process.stderr.write(`sslight: wrote ${file}\n`);
+    }
+  },
+};
