@@ -148,6 +148,102 @@ export async function runKernelBench(): Promise<Record<string, unknown>> {
   return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', modes };
 }
 
+export interface StepProfile {
+  arch: string;
+  native: string;
+  step_ms: number[];
+  /** Per top-level kernel: ms per step, share of the whole step, calls per step (largest first). */
+  kernels: Array<{ kernel: string; ms: number; share: number; calls: number }>;
+  kernel_share: number;
+  kernel_calls_per_step: number;
+}
+
+/**
+ * Where the time of the issue-4 DINO step goes: runs the benchmark config through the real
+ * trainer on wasm (`arch`: mobilenetv2 or resnet18), wrapping every registered wasm kernel so the
+ * top-level ones (nested kernels count in their caller) are timed, for `steps` steps after one
+ * warm-up. Shares are of the whole step as the trainer measures it (data loading included).
+ */
+export async function profileDinoStep(arch: string, steps = 3): Promise<StepProfile> {
+  const path = await import('path');
+  const { loadConfig } = await import('../src/core/config');
+  const { ofType } = await import('../src/core/events');
+  const { Tokens } = await import('../src/core/tokens');
+  const { buildRunContainer, createTrainer } = await import('../src/run/compose');
+  await import('../src/run/builtins');
+  await selectBackend('wasm');
+  const sets = arch === 'resnet18' ? ['backbone={name: resnet18}'] : [];
+  const file = path.resolve(__dirname, '..', '..', 'configs', 'bench', 'dino_mobilenetv2_64.yaml');
+  const config = loadConfig(file, [...sets, 'callbacks.progress=false', 'callbacks.jsonl=false', 'callbacks.checkpoint=false']);
+  const c = buildRunContainer(config, { runDir: null, backendName: 'wasm', maxSteps: steps + 1 });
+  const trainer = createTrainer(c);
+  const time = new Map<string, number>();
+  const calls = new Map<string, number>();
+  let depth = 0;
+  let measuring = false;
+  const wrapped = tf.getKernelsForBackend('wasm');
+  for (const k of wrapped) {
+    const f = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel({
+      ...k,
+      kernelFunc: (args) => {
+        if (depth > 0 || !measuring) return f(args);
+        depth++;
+        const t0 = performance.now();
+        try {
+          return f(args);
+        } finally {
+          depth--;
+          time.set(k.kernelName, (time.get(k.kernelName) ?? 0) + performance.now() - t0);
+          calls.set(k.kernelName, (calls.get(k.kernelName) ?? 0) + 1);
+        }
+      },
+    });
+  }
+  const stepMs: number[] = [];
+  const events = c.resolve<import('../src/core/events').EventBus>(Tokens.Events);
+  events.events$.pipe(ofType('step:start')).subscribe(() => (measuring = stepMs.length >= 1));
+  events.events$.pipe(ofType('step:end')).subscribe((e) => {
+    stepMs.push(e.step_ms);
+    measuring = false;
+  });
+  try {
+    await trainer.run();
+  } finally {
+    for (const k of wrapped) {
+      tf.unregisterKernel(k.kernelName, 'wasm');
+      tf.registerKernel(k);
+    }
+  }
+  const measured = stepMs.slice(1);
+  const total = measured.reduce((a, b) => a + b, 0);
+  const n = measured.length;
+  const kernels = [...time.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([kernel, ms]) => ({ kernel, ms: ms / n, share: ms / total, calls: (calls.get(kernel) ?? 0) / n }));
+  return {
+    arch,
+    native: nativeStatus().detail,
+    step_ms: stepMs,
+    kernels,
+    kernel_share: kernels.reduce((a, k) => a + k.share, 0),
+    kernel_calls_per_step: kernels.reduce((a, k) => a + k.calls, 0),
+  };
+}
+
 if (require.main === module) {
-  runKernelBench().then((r) => console.log(JSON.stringify(r, null, 2)));
+  const [mode, arch = 'mobilenetv2', steps = '3'] = process.argv.slice(2);
+  if (mode === 'profile') {
+    // node dist/bench/kernels_bench.js profile <mobilenetv2|resnet18> [steps]  (SSLIGHT_NATIVE=0: wasm only)
+    profileDinoStep(arch, Number(steps)).then((r) => {
+      console.log(`${r.arch}, ${r.native}; steps ${r.step_ms.map((x) => x.toFixed(0)).join(', ')} ms`);
+      for (const k of r.kernels.filter((x) => x.share >= 0.002)) {
+        console.log(`${k.kernel.padEnd(40)} ${k.ms.toFixed(1).padStart(8)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${k.calls} calls`);
+      }
+      console.log(`kernels ${(100 * r.kernel_share).toFixed(1)}% of the step, ${r.kernel_calls_per_step} calls per step`);
+    });
+  } else {
+    runKernelBench().then((r) => console.log(JSON.stringify(r, null, 2)));
+  }
 }
