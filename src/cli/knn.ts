@@ -91,9 +91,10 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   if (runDir && !fs.existsSync(runDir)) throw new EvalInputError(`--run ${runDir}: no such directory`);
   let checkpointDir: string | null = null;
   const source = runDir ?? (args.checkpoint ? path.resolve(args.checkpoint) : null);
-  if (source && !args['random-init']) {
+  if (source) {
     try {
-      checkpointDir = CheckpointStore.resolve(source);
+      // With --random-init a checkpoint is only a place to find the config: none is fine.
+      checkpointDir = CheckpointStore.resolve(source, !args['random-init']);
     } catch (e) {
       if (e instanceof CheckpointError) throw new EvalInputError(e.message);
       throw e;
@@ -120,7 +121,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   const backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
     rng: new Rng(config.trainer.seed),
   });
-  if (checkpointDir) loadBackboneWeights(backbone, checkpointDir);
+  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir);
 
   const datasetDef = registry.get('dataset', config.data.name);
   const train = datasetDef.create(config.data.options, { split: 'train' });
@@ -136,8 +137,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   return {
     config,
     backbone,
-    checkpointDir,
-    step: state && typeof state.step === 'number' ? state.step : null,
+    checkpointDir: args['random-init'] ? null : checkpointDir,
+    step: !args['random-init'] && state && typeof state.step === 'number' ? state.step : null,
     runDir,
     train,
     test,

@@ -65,10 +65,11 @@ describe('cli: sslight knn (wasm, tiny MobileNetV2)', function () {
   let dir: string;
   let run: string;
   let ckpt: string;
+  let config: string;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-knn-'));
-    const config = path.join(dir, 'tiny.yaml');
+    config = path.join(dir, 'tiny.yaml');
     fs.writeFileSync(config, TINY);
     run = path.join(dir, 'run');
     const r = await cli(['pretrain', '--config', config, '--out', run, '--backend', 'wasm']);
@@ -119,6 +120,13 @@ describe('cli: sslight knn (wasm, tiny MobileNetV2)', function () {
     expect(res.top1).to.be.within(0, 1);
     // knn.json (the trained result) is left alone.
     expect(JSON.parse(fs.readFileSync(path.join(run, 'knn.json'), 'utf8')).randomInit).to.equal(false);
+    // The same baseline from a checkpoint directory (config from its state.json) or from a config alone.
+    const fromCkpt = await cli(['knn', '--checkpoint', ckpt, ...KNN_FLAGS, '--random-init']);
+    expect(fromCkpt.code, fromCkpt.stderr).to.equal(0);
+    expect(fromCkpt.stdout).to.contain(`knn top-1: ${(res.top1 * 100).toFixed(2)}% (random init`);
+    const fromConfig = await cli(['knn', '--config', config, ...KNN_FLAGS, '--random-init']);
+    expect(fromConfig.code, fromConfig.stderr).to.equal(0);
+    expect(fromConfig.stdout).to.contain(`knn top-1: ${(res.top1 * 100).toFixed(2)}% (random init`);
   });
 
   it('loads exactly student.backbone.* of model.safetensors into the backbone', () => {
