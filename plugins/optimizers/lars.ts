@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { OptimizerHyper } from '../../src/core/interfaces';
 import { registerPlugin } from '../../src/core/registry';
 import type { Parameter } from '../../src/nn/module';
+// src/kernels is the layer below src/nn (no imports upwards): its fused ops are used here for speed.
 import { larsStep } from '../../src/kernels/lars_update';
 import { type OptimizerDeps, ScheduledOptimizer, isRegularized, scheduleShape } from './common';
 

@@ -5,6 +5,7 @@ import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { CheckpointError, ConfigError } from '../../../src/core/errors';
 import { CosineSchedule, teacherTempAt } from '../../../src/core/schedules';
 import { Module, type Parameter } from '../../../src/nn/module';
+// src/kernels is the layer below src/nn (no imports upwards): its fused ops are used here for speed.
 import { noGrad } from '../../../src/kernels/no_grad';
 import { emaAssign } from '../../../src/kernels/ema_update';
 import { EmaUpdater } from '../common/ema';
