@@ -11,6 +11,7 @@ import { emaAssign } from '../../../src/kernels/ema_update';
 import { EmaUpdater } from '../common/ema';
 import { DinoHead } from './head';
 import { dinoLoss, teacherEntropies, updateCenter } from './loss';
+import { multiCropFeatures } from '../common/multicrop';
 
 /**
  * Options. Defaults follow SSLight's DINO CNN recipe (dino_cnn_sslight.yaml over defaults.py),
@@ -59,20 +60,7 @@ export class MultiCropNetwork extends Module {
 
   /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
   features(views: tf.Tensor4D[]): tf.Tensor2D {
-    if (views.length === 0) throw new Error('MultiCropNetwork: no views');
-    return tf.tidy(() => {
-      const feats: tf.Tensor2D[] = [];
-      let start = 0;
-      while (start < views.length) {
-        const [, h, w] = views[start].shape;
-        let end = start + 1;
-        while (end < views.length && views[end].shape[1] === h && views[end].shape[2] === w) end++;
-        const group = end - start === 1 ? views[start] : tf.concat(views.slice(start, end), 0);
-        feats.push(this.backbone.forward(group));
-        start = end;
-      }
-      return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
-    });
+    return multiCropFeatures(this.backbone, views);
   }
 
   forward(views: tf.Tensor4D[]): tf.Tensor2D {

@@ -5,6 +5,7 @@ import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { kaimingUniform } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
+import { Sequential } from '../../../src/nn/sequential';
 
 export interface DinoHeadOptions {
   inDim: number;
@@ -58,24 +59,6 @@ export class WeightNormLinear extends Module {
   }
 }
 
-/** The MLP as DINO's nn.Sequential, so parameter names keep torch's indices (GELU takes an index too). */
-class Sequential extends Module {
-  private readonly layers: Array<(x: tf.Tensor2D) => tf.Tensor2D> = [];
-
-  add(index: number, layer: Linear | BatchNorm1d | 'gelu'): void {
-    if (layer === 'gelu') {
-      this.layers.push((x) => gelu(x));
-    } else {
-      this.addModule(String(index), layer);
-      this.layers.push((x) => layer.forward(x));
-    }
-  }
-
-  forward(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
-  }
-}
-
 /**
  * DINOHead: Linear-(BN)-GELU x (nLayers-1), Linear to the bottleneck, L2-normalise, then a
  * weight-normalised Linear without bias to outDim. Torch names: `mlp.<i>.*`,
@@ -102,7 +85,7 @@ export class DinoHead extends Module {
       for (let l = 0; l < nLayers - 1; l++) {
         seq.add(idx++, lin(dim, hiddenDim));
         if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, 'gelu');
+        seq.add(idx++, gelu);
         dim = hiddenDim;
       }
       seq.add(idx++, lin(hiddenDim, bottleneckDim));

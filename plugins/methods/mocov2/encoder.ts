@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone } from '../../../src/core/interfaces';
 import { Module } from '../../../src/nn/module';
 import type { MocoHead } from './head';
+import { multiCropFeatures } from '../common/multicrop';
 
 /**
  * A MoCo encoder as SSLight's MultiCropWrapper around backbone + MOCOHead: consecutive views of
@@ -20,20 +21,7 @@ export class MocoEncoder extends Module {
 
   /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
   features(viewsNHWC: tf.Tensor4D[]): tf.Tensor2D {
-    if (viewsNHWC.length === 0) throw new Error('MocoEncoder: no views');
-    return tf.tidy(() => {
-      const feats: tf.Tensor2D[] = [];
-      let start = 0;
-      while (start < viewsNHWC.length) {
-        const [, h, w] = viewsNHWC[start].shape;
-        let end = start + 1;
-        while (end < viewsNHWC.length && viewsNHWC[end].shape[1] === h && viewsNHWC[end].shape[2] === w) end++;
-        const group = end - start === 1 ? viewsNHWC[start] : tf.concat(viewsNHWC.slice(start, end), 0);
-        feats.push(this.backbone.forward(group));
-        start = end;
-      }
-      return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
-    });
+    return multiCropFeatures(this.backbone, viewsNHWC);
   }
 
   /** Head outputs (not normalised) of all views, view-major rows, [nViews * B, outDim]. */

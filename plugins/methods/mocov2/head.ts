@@ -4,6 +4,7 @@ import { relu } from '../../../src/nn/activations';
 import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
+import { Sequential } from '../../../src/nn/sequential';
 
 export interface MocoHeadOptions {
   inDim: number;
@@ -15,24 +16,6 @@ export interface MocoHeadOptions {
   nLayers?: number;
   /** BatchNorm1d after each hidden Linear (off in MoCo-v2 and SSLight's MoCo recipe). */
   useBn?: boolean;
-}
-
-/** nn.Sequential with torch's indices (ReLU takes an index but has no parameters). */
-class Sequential extends Module {
-  private readonly layers: Array<(x: tf.Tensor2D) => tf.Tensor2D> = [];
-
-  add(index: number, layer: Linear | BatchNorm1d | 'relu'): void {
-    if (layer === 'relu') {
-      this.layers.push((x) => relu(x));
-    } else {
-      this.addModule(String(index), layer);
-      this.layers.push((x) => layer.forward(x));
-    }
-  }
-
-  forward(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
-  }
 }
 
 /**
@@ -60,7 +43,7 @@ export class MocoHead extends Module {
       for (let l = 0; l < nLayers - 1; l++) {
         seq.add(idx++, lin(dim, hiddenDim));
         if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, 'relu');
+        seq.add(idx++, relu);
         dim = hiddenDim;
       }
       seq.add(idx++, lin(hiddenDim, outDim));

@@ -5,6 +5,7 @@ import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { normal, zeros } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
+import { Sequential } from '../../../src/nn/sequential';
 
 export interface SwavHeadOptions {
   inDim: number;
@@ -27,24 +28,6 @@ export interface SwavHeadOptions {
  */
 export function normalizeRows(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
   return tf.tidy(() => tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps))) as tf.Tensor2D);
-}
-
-/** nn.Sequential of Linear / BatchNorm1d / ReLU, so parameter names keep torch's indices. */
-class Sequential extends Module {
-  private readonly layers: Array<(x: tf.Tensor2D) => tf.Tensor2D> = [];
-
-  add(index: number, layer: Linear | BatchNorm1d | 'relu'): void {
-    if (layer === 'relu') {
-      this.layers.push((x) => relu(x));
-    } else {
-      this.addModule(String(index), layer);
-      this.layers.push((x) => layer.forward(x));
-    }
-  }
-
-  forward(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
-  }
 }
 
 /** SSLight's MLP wrapper (`projection.mlp.<i>`), so checkpoint names match theirs. */
@@ -104,7 +87,7 @@ export class SwavHead extends Module {
       for (let l = 0; l < nLayers - 1; l++) {
         seq.add(idx++, lin(dim, hiddenDim));
         if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, 'relu');
+        seq.add(idx++, relu);
         dim = hiddenDim;
       }
       seq.add(idx++, lin(dim, featDim));

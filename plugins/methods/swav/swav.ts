@@ -7,6 +7,7 @@ import { Module, type Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss, swavPairWeights } from './loss';
+import { multiCropFeatures } from '../common/multicrop';
 
 /**
  * Options. Defaults are SwAV's (facebookresearch/swav main_swav.py) where SSLight's SwAV configs
@@ -56,20 +57,7 @@ export class SwavNetwork extends Module {
 
   /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
   features(views: tf.Tensor4D[]): tf.Tensor2D {
-    if (views.length === 0) throw new Error('SwavNetwork: no views');
-    return tf.tidy(() => {
-      const feats: tf.Tensor2D[] = [];
-      let start = 0;
-      while (start < views.length) {
-        const [, h, w] = views[start].shape;
-        let end = start + 1;
-        while (end < views.length && views[end].shape[1] === h && views[end].shape[2] === w) end++;
-        const group = end - start === 1 ? views[start] : tf.concat(views.slice(start, end), 0);
-        feats.push(this.backbone.forward(group));
-        start = end;
-      }
-      return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
-    });
+    return multiCropFeatures(this.backbone, views);
   }
 
   forward(views: tf.Tensor4D[]): SwavHeadOutput {

@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Backbone } from '../../../src/core/interfaces';
+
+/**
+ * DINO's MultiCropWrapper, backbone half: consecutive views of one resolution go through the
+ * backbone as one batch (so BN statistics are per resolution group, as in DINO/SSLight), and the
+ * features come back view-major, [nViews * B, featureDim], ready for one head pass over all views.
+ */
+export function multiCropFeatures(backbone: Backbone, viewsNHWC: tf.Tensor4D[]): tf.Tensor2D {
+  if (viewsNHWC.length === 0) throw new Error('multi-crop forward: no views');
+  return tf.tidy(() => {
+    const feats: tf.Tensor2D[] = [];
+    let start = 0;
+    while (start < viewsNHWC.length) {
+      const [, h, w] = viewsNHWC[start].shape;
+      let end = start + 1;
+      while (end < viewsNHWC.length && viewsNHWC[end].shape[1] === h && viewsNHWC[end].shape[2] === w) end++;
+      const group = end - start === 1 ? viewsNHWC[start] : tf.concat(viewsNHWC.slice(start, end), 0);
+      feats.push(backbone.forward(group));
+      start = end;
+    }
+    return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
+  });
+}
