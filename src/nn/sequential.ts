@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module';
+import { BatchNorm1d } from './batchnorm';
 
 /** A layer with parameters that maps a [B, C] batch (Linear, BatchNorm1d, ...). */
 export interface Layer2D extends Module {
@@ -27,4 +28,37 @@ export class Sequential extends Module {
   forward(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => this.layers.reduce((h, f) => f(h), x));
   }
+}
+
+export interface MlpOptions {
+  inDim: number;
+  hiddenDim: number;
+  outDim: number;
+  /** Linear layers in all; 1 is a single Linear (registered directly, torch names `mlp.weight`). */
+  nLayers: number;
+  /** BatchNorm1d after each hidden Linear. */
+  useBn: boolean;
+  activation: (x: tf.Tensor2D) => tf.Tensor2D;
+  /** Makes each Linear (the methods differ in initialisation), called in layer order. */
+  linear: (inDim: number, outDim: number) => Layer2D;
+}
+
+/**
+ * The projection MLP every SSL head shares: (Linear - [BN] - activation) x (nLayers - 1), then
+ * Linear to outDim, with torch's Sequential indices (DINO, SwAV and MoCo-v2 heads).
+ */
+export function buildMlp(o: MlpOptions): Layer2D {
+  const nLayers = Math.max(o.nLayers, 1);
+  if (nLayers === 1) return o.linear(o.inDim, o.outDim);
+  const seq = new Sequential();
+  let idx = 0;
+  let dim = o.inDim;
+  for (let l = 0; l < nLayers - 1; l++) {
+    seq.add(idx++, o.linear(dim, o.hiddenDim));
+    if (o.useBn) seq.add(idx++, new BatchNorm1d(o.hiddenDim));
+    seq.add(idx++, o.activation);
+    dim = o.hiddenDim;
+  }
+  seq.add(idx++, o.linear(dim, o.outDim));
+  return seq;
 }

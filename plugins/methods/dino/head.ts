@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../../src/core/rng';
 import { gelu } from '../../../src/nn/activations';
-import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { kaimingUniform } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
-import { Sequential } from '../../../src/nn/sequential';
+import { buildMlp, type Layer2D } from '../../../src/nn/sequential';
 
 export interface DinoHeadOptions {
   inDim: number;
@@ -65,7 +64,7 @@ export class WeightNormLinear extends Module {
  * `last_layer.weight_g`, `last_layer.weight_v`.
  */
 export class DinoHead extends Module {
-  readonly mlp: Sequential | Linear;
+  readonly mlp: Layer2D;
   readonly lastLayer: WeightNormLinear;
   readonly outDim: number;
 
@@ -76,21 +75,10 @@ export class DinoHead extends Module {
     this.outDim = outDim;
     // DINO's _init_weights: trunc_normal(std .02) weights and zero biases for the MLP Linears.
     const lin = (i: number, o: number) => new Linear(i, o, rng, { init: 'trunc_normal' });
-    if (nLayers === 1) {
-      this.mlp = this.addModule('mlp', lin(inDim, bottleneckDim));
-    } else {
-      const seq = new Sequential();
-      let idx = 0;
-      let dim = inDim;
-      for (let l = 0; l < nLayers - 1; l++) {
-        seq.add(idx++, lin(dim, hiddenDim));
-        if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, gelu);
-        dim = hiddenDim;
-      }
-      seq.add(idx++, lin(hiddenDim, bottleneckDim));
-      this.mlp = this.addModule('mlp', seq);
-    }
+    this.mlp = this.addModule(
+      'mlp',
+      buildMlp({ inDim, hiddenDim, outDim: bottleneckDim, nLayers, useBn, activation: gelu, linear: lin }),
+    );
     this.lastLayer = this.addModule('last_layer', new WeightNormLinear(bottleneckDim, outDim, rng, !normLastLayer));
   }
 

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../../src/core/rng';
 import { relu } from '../../../src/nn/activations';
-import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
-import { Sequential } from '../../../src/nn/sequential';
+import { buildMlp, type Layer2D } from '../../../src/nn/sequential';
 
 export interface MocoHeadOptions {
   inDim: number;
@@ -25,7 +24,7 @@ export interface MocoHeadOptions {
  * layer: `mlp.{weight,bias}`). Init as SSLight's _init_weights: trunc normal std 0.02, bias 0.
  */
 export class MocoHead extends Module {
-  readonly mlp: Sequential | Linear;
+  readonly mlp: Layer2D;
   readonly outDim: number;
 
   constructor(opts: MocoHeadOptions, rng: Rng) {
@@ -34,21 +33,7 @@ export class MocoHead extends Module {
     const nLayers = Math.max(opts.nLayers ?? 2, 1);
     this.outDim = outDim;
     const lin = (i: number, o: number) => new Linear(i, o, rng, { init: 'trunc_normal' });
-    if (nLayers === 1) {
-      this.mlp = this.addModule('mlp', lin(inDim, outDim));
-    } else {
-      const seq = new Sequential();
-      let idx = 0;
-      let dim = inDim;
-      for (let l = 0; l < nLayers - 1; l++) {
-        seq.add(idx++, lin(dim, hiddenDim));
-        if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, relu);
-        dim = hiddenDim;
-      }
-      seq.add(idx++, lin(hiddenDim, outDim));
-      this.mlp = this.addModule('mlp', seq);
-    }
+    this.mlp = this.addModule('mlp', buildMlp({ inDim, hiddenDim, outDim, nLayers, useBn, activation: relu, linear: lin }));
   }
 
   /** [B, inDim] -> [B, outDim], not normalised. */

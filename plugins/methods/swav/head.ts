@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../../../src/core/rng';
 import { relu } from '../../../src/nn/activations';
-import { BatchNorm1d } from '../../../src/nn/batchnorm';
 import { normal, zeros } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
-import { Sequential } from '../../../src/nn/sequential';
+import { buildMlp, type Layer2D } from '../../../src/nn/sequential';
 
 export interface SwavHeadOptions {
   inDim: number;
@@ -32,9 +31,9 @@ export function normalizeRows(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
 
 /** SSLight's MLP wrapper (`projection.mlp.<i>`), so checkpoint names match theirs. */
 class Projection extends Module {
-  readonly mlp: Sequential | Linear;
+  readonly mlp: Layer2D;
 
-  constructor(mlp: Sequential | Linear) {
+  constructor(mlp: Layer2D) {
     super();
     this.mlp = this.addModule('mlp', mlp);
   }
@@ -77,22 +76,7 @@ export class SwavHead extends Module {
       if (l.bias) l.bias.assign(tf.tidy(() => zeros([o])));
       return l;
     };
-    let mlp: Sequential | Linear;
-    if (nLayers === 1) {
-      mlp = lin(inDim, featDim);
-    } else {
-      const seq = new Sequential();
-      let idx = 0;
-      let dim = inDim;
-      for (let l = 0; l < nLayers - 1; l++) {
-        seq.add(idx++, lin(dim, hiddenDim));
-        if (useBn) seq.add(idx++, new BatchNorm1d(hiddenDim));
-        seq.add(idx++, relu);
-        dim = hiddenDim;
-      }
-      seq.add(idx++, lin(dim, featDim));
-      mlp = seq;
-    }
+    const mlp = buildMlp({ inDim, hiddenDim, outDim: featDim, nLayers, useBn, activation: relu, linear: lin });
     this.projection = this.addModule('projection', new Projection(mlp));
     this.prototypes = this.addModule('prototypes', lin(featDim, nPrototypes, false));
     this.normalizePrototypes();
