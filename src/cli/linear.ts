@@ -1,11 +1,9 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { Rng } from '../core/rng';
 import { ensureGradients } from '../nn/gradients';
 import { LinearProbe } from '../eval/linear_probe';
 import { ImageLoader } from '../../data/image_loader';
-import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, type EvalArgs } from './knn';
+import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, reportEval, type EvalArgs } from './eval_setup';
 
 interface LinearArgs extends EvalArgs {
   epochs: number;
@@ -136,14 +134,12 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       backbone: setup.config.backbone.name,
     };
     const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
-    console.log(
+    reportEval(
+      setup,
+      'linear',
+      result,
       `linear top-1: ${(result.top1 * 100).toFixed(2)}% (${what}, ${opt.name} base lr ${opt.lr}, ${args.epochs} epochs of batch ${batchSize}, ` +
         `${result.numTrain} train / ${numTest} test images, ${result.numClasses} classes, ${result.imageSize}px)`,
     );
-    if (setup.runDir) {
-      const file = path.join(setup.runDir, result.randomInit ? 'linear_random_init.json' : 'linear.json');
-      fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
-      process.stderr.write(`sslight: wrote ${file}\n`);
-    }
   },
 };

@@ -1,0 +1,202 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv } from 'yargs';
+import { applySet, loadConfigFile, resolveConfig, type ResolvedConfig } from '../core/config';
+import { selectBackend } from '../core/backend';
+import { CheckpointStore } from '../core/checkpoint';
+import { CheckpointError, SslightError } from '../core/errors';
+import type { Backbone, Dataset } from '../core/interfaces';
+import { registry } from '../core/registry';
+import { Rng } from '../core/rng';
+import { decodeSafetensors } from '../nn/safetensors';
+import { loadModuleStateDict } from '../nn/state_dict';
+import { balancedSubset } from '../eval/features';
+import { loadPlugins } from './common';
+
+// What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
+// loading the backbone weights, choosing the images, and writing the result.
+
+/** Bad flags or input files: exit code 2, as main() gives config errors. */
+export class EvalInputError extends SslightError {
+  readonly exitCode = 2;
+}
+
+/** Flags shared by the evaluation commands (knn, linear). */
+export interface EvalArgs {
+  run?: string;
+  checkpoint?: string;
+  config?: string;
+  set?: string[];
+  backend?: string;
+  plugin?: string[];
+  'image-size'?: number;
+  'max-train'?: number;
+  'max-test'?: number;
+  'random-init'?: boolean;
+}
+
+/** Where the backbone's weights live in model.safetensors, by method (DINO/SwAV, MoCo-v2). */
+export const BACKBONE_PREFIXES = ['student.backbone.', 'encoder_q.backbone.'] as const;
+
+/** DINO's eval transform keeps 224 of 256: the centre crop is 0.875 of the short side. */
+export const EVAL_CROP_FRACTION = 0.875;
+
+export function evalOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('run', { type: 'string', describe: 'run directory (its config.yaml and checkpoints/latest)' })
+    .option('checkpoint', { type: 'string', describe: 'checkpoint directory (or a run directory)' })
+    .option('config', { type: 'string', describe: 'YAML config (default: the run\'s config.yaml)' })
+    .option('set', { type: 'string', array: true, describe: 'override a config key, e.g. --set data.num_images=500' })
+    .option('backend', { type: 'string', describe: 'force a backend: tensorflow-gpu, tensorflow, wasm, cpu' })
+    .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' })
+    .option('image-size', { type: 'number', describe: 'eval crop size (default: views.global_crop_size, else 224)' })
+    .option('max-train', { type: 'number', describe: 'use at most N train images (class-balanced subset)' })
+    .option('max-test', { type: 'number', describe: 'use at most N test images (class-balanced subset)' })
+    .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' }) as unknown as Argv<T>;
+}
+
+export interface EvalSetup {
+  config: ResolvedConfig;
+  backbone: Backbone;
+  /** Checkpoint the weights came from; null with --random-init. */
+  checkpointDir: string | null;
+  /** Training step of that checkpoint (state.json), or null. */
+  step: number | null;
+  /** Where to write results (--run), or null. */
+  runDir: string | null;
+  train: Dataset;
+  test: Dataset;
+  numClasses: number;
+  imageSize: number;
+  trainIndices: number[];
+  testIndices: number[];
+}
+
+export function positiveInt(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new EvalInputError(`--${name} must be a positive integer, got ${v}`);
+}
+
+/**
+ * Config, backbone (weights loaded unless --random-init), backend and both dataset splits from
+ * the flags shared by `knn` and `linear`.
+ */
+export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
+  loadPlugins(args.plugin);
+  if (args.run && args.checkpoint) throw new EvalInputError('give either --run or --checkpoint, not both');
+  if (!args.run && !args.checkpoint && !(args['random-init'] && args.config)) {
+    throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE)');
+  }
+  for (const n of ['image-size', 'max-train', 'max-test'] as const) positiveInt(n, args[n]);
+
+  const runDir = args.run ? path.resolve(args.run) : null;
+  if (runDir && !fs.existsSync(runDir)) throw new EvalInputError(`--run ${runDir}: no such directory`);
+  let checkpointDir: string | null = null;
+  const source = runDir ?? (args.checkpoint ? path.resolve(args.checkpoint) : null);
+  if (source) {
+    try {
+      // With --random-init a checkpoint is only a place to find the config: none is fine.
+      checkpointDir = CheckpointStore.resolve(source, !args['random-init']);
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new EvalInputError(e.message);
+      throw e;
+    }
+  }
+  const state = checkpointDir ? readState(checkpointDir) : null;
+
+  // Config: --config, else the run's config.yaml, else the one saved in the checkpoint.
+  let doc: Record<string, unknown>;
+  if (args.config) doc = loadConfigFile(args.config);
+  else if (runDir && fs.existsSync(path.join(runDir, 'config.yaml'))) doc = loadConfigFile(path.join(runDir, 'config.yaml'));
+  else if (state && isObject(state.config)) doc = state.config;
+  else if (source && fs.existsSync(path.join(path.dirname(path.dirname(source)), 'config.yaml'))) {
+    doc = loadConfigFile(path.join(path.dirname(path.dirname(source)), 'config.yaml'));
+  } else {
+    throw new EvalInputError(`no config found for ${source}: pass --config FILE`);
+  }
+  for (const s of args.set ?? []) doc = applySet(doc, s);
+  const config = resolveConfig(doc);
+
+  const backend = await selectBackend(args.backend);
+  process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
+
+  const backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
+    rng: new Rng(config.trainer.seed),
+  });
+  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir);
+
+  const datasetDef = registry.get('dataset', config.data.name);
+  const train = datasetDef.create(config.data.options, { split: 'train' });
+  const test = datasetDef.create(config.data.options, { split: 'test' });
+  const numClasses = train.classNames.length;
+  if (test.classNames.length !== numClasses || test.classNames.some((c, i) => c !== train.classNames[i])) {
+    throw new EvalInputError(
+      `dataset '${config.data.name}': the test split's classes (${test.classNames.join(', ')}) differ from the train split's (${train.classNames.join(', ')})`,
+    );
+  }
+  const gc = config.views.options.global_crop_size;
+  const imageSize = args['image-size'] ?? (typeof gc === 'number' ? gc : 224);
+  return {
+    config,
+    backbone,
+    checkpointDir: args['random-init'] ? null : checkpointDir,
+    step: !args['random-init'] && state && typeof state.step === 'number' ? state.step : null,
+    runDir,
+    train,
+    test,
+    numClasses,
+    imageSize,
+    trainIndices: balancedSubset(train.length, (i) => train.labelOf(i), args['max-train']),
+    testIndices: balancedSubset(test.length, (i) => test.labelOf(i), args['max-test']),
+  };
+}
+
+/** Load `<prefix>*` (student.backbone.* for DINO/SwAV) of model.safetensors into the backbone. */
+export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): string {
+  const file = path.join(checkpointDir, 'model.safetensors');
+  if (!fs.existsSync(file)) throw new EvalInputError(`missing ${file} (the checkpoint's weights)`);
+  let tensors;
+  try {
+    tensors = decodeSafetensors(fs.readFileSync(file)).tensors;
+  } catch (e) {
+    throw new CheckpointError(`${file} is corrupt: ${(e as Error).message}`);
+  }
+  const keys = [...tensors.keys()];
+  const prefix = BACKBONE_PREFIXES.find((p) => keys.some((k) => k.startsWith(p)));
+  if (!prefix) {
+    const found = [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.') + '.*'))].join(', ') || 'none';
+    throw new EvalInputError(`${file} holds no backbone weights (no key starts with ${BACKBONE_PREFIXES.join(' or ')}; found ${found})`);
+  }
+  try {
+    loadModuleStateDict(backbone, tensors, { strict: true, prefix });
+  } catch (e) {
+    throw new EvalInputError(`${file} (${prefix}*) does not fit the config's backbone: ${(e as Error).message}`);
+  }
+  return prefix;
+}
+
+interface StateJson {
+  step?: unknown;
+  config?: unknown;
+}
+
+function readState(dir: string): StateJson {
+  const file = path.join(dir, 'state.json');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as StateJson;
+  } catch (e) {
+    throw new CheckpointError(`${file} is unreadable: ${(e as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Print the one-line summary and, for a run directory, write `<kind>.json` (or `<kind>_random_init.json`). */
+export function reportEval(setup: EvalSetup, kind: string, result: { randomInit: boolean }, summary: string): void {
+  console.log(summary);
+  if (!setup.runDir) return;
+  const file = path.join(setup.runDir, result.randomInit ? `${kind}_random_init.json` : `${kind}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+  process.stderr.write(`sslight: wrote ${file}\n`);
+}
