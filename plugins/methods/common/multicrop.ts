@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone } from '../../../src/core/interfaces';
+import { Module } from '../../../src/nn/module';
 
 /**
  * DINO's MultiCropWrapper, backbone half: consecutive views of one resolution go through the
@@ -21,4 +22,35 @@ export function multiCropFeatures(backbone: Backbone, viewsNHWC: tf.Tensor4D[]):
     }
     return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
   });
+}
+
+/** A projection head: pooled features in, whatever the method's loss needs out. */
+export interface MultiCropHead<O extends tf.TensorContainer> extends Module {
+  forward(features: tf.Tensor2D): O;
+}
+
+/**
+ * DINO's MultiCropWrapper: backbone over resolution groups, then one head pass over every view's
+ * features (so BN in the head sees all views together, as in DINO/SSLight). Torch names
+ * `backbone.*`, `head.*`. DINO's student and teacher, SwAV's network and MoCo's encoders are this.
+ */
+export class MultiCropNetwork<O extends tf.TensorContainer, H extends MultiCropHead<O> = MultiCropHead<O>> extends Module {
+  constructor(
+    readonly backbone: Backbone,
+    readonly head: H,
+  ) {
+    super();
+    this.addModule('backbone', backbone);
+    this.addModule('head', head);
+  }
+
+  /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
+  features(viewsNHWC: tf.Tensor4D[]): tf.Tensor2D {
+    return multiCropFeatures(this.backbone, viewsNHWC);
+  }
+
+  /** Head outputs of all views, view-major rows. */
+  forward(viewsNHWC: tf.Tensor4D[]): O {
+    return tf.tidy(() => this.head.forward(this.features(viewsNHWC)));
+  }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { Backbone, SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
+import type { SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
 import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { CheckpointError, ConfigError } from '../../../src/core/errors';
 import { CosineSchedule, teacherTempAt } from '../../../src/core/schedules';
@@ -11,7 +11,7 @@ import { emaAssign } from '../../../src/kernels/ema_update';
 import { EmaUpdater } from '../common/ema';
 import { DinoHead } from './head';
 import { dinoLoss, teacherEntropies, updateCenter } from './loss';
-import { multiCropFeatures } from '../common/multicrop';
+import { MultiCropNetwork } from '../common/multicrop';
 
 /**
  * Options. Defaults follow SSLight's DINO CNN recipe (dino_cnn_sslight.yaml over defaults.py),
@@ -46,27 +46,8 @@ export const dinoSchema = z
 export type DinoOptions = z.output<typeof dinoSchema>;
 export type DinoDeps = PluginKinds['method']['deps'];
 
-/**
- * DINO's MultiCropWrapper: views of the same resolution (consecutive) go through the backbone as
- * one batch; the head then sees every view's features at once (so BN in the head uses the
- * statistics of all views together, as in DINO/SSLight). Torch names `backbone.*`, `head.*`.
- */
-export class MultiCropNetwork extends Module {
-  constructor(readonly backbone: Backbone, readonly head: DinoHead) {
-    super();
-    this.addModule('backbone', backbone);
-    this.addModule('head', head);
-  }
-
-  /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
-  features(views: tf.Tensor4D[]): tf.Tensor2D {
-    return multiCropFeatures(this.backbone, views);
-  }
-
-  forward(views: tf.Tensor4D[]): tf.Tensor2D {
-    return tf.tidy(() => this.head.forward(this.features(views)));
-  }
-}
+/** DINO's student and teacher: backbone + DinoHead over all views (common/multicrop.ts). */
+export class DinoNetwork extends MultiCropNetwork<tf.Tensor2D, DinoHead> {}
 
 /** What `loss` keeps for `afterStep` (released there). */
 interface PendingStep {
@@ -77,8 +58,8 @@ interface PendingStep {
 
 export class Dino implements SSLMethod {
   readonly name = 'dino';
-  readonly student: MultiCropNetwork;
-  readonly teacher: MultiCropNetwork;
+  readonly student: DinoNetwork;
+  readonly teacher: DinoNetwork;
   /** [1, out_dim], the EMA of the teacher's batch means (DINO's `center` buffer). */
   readonly center: tf.Variable;
   /** (teacher, student) parameter pairs by name, shapes checked by EmaUpdater. */
@@ -110,9 +91,9 @@ export class Dino implements SSLMethod {
       bottleneckDim: o.bottleneck_dim,
     });
     const sBackbone = deps.buildBackbone(deps.rng.fork());
-    this.student = new MultiCropNetwork(sBackbone, new DinoHead(headOpts(sBackbone.featureDim), deps.rng.fork()));
+    this.student = new DinoNetwork(sBackbone, new DinoHead(headOpts(sBackbone.featureDim), deps.rng.fork()));
     const tBackbone = deps.buildBackbone(deps.rng.fork());
-    this.teacher = new MultiCropNetwork(tBackbone, new DinoHead(headOpts(tBackbone.featureDim), deps.rng.fork()));
+    this.teacher = new DinoNetwork(tBackbone, new DinoHead(headOpts(tBackbone.featureDim), deps.rng.fork()));
     // The teacher starts as the student (load_state_dict: parameters and buffers), never gets
     // gradients (its variables leave tf.variableGrads' default list) and stays in train mode:
     // DINO/SSLight call model.train() on both, so its BN uses batch statistics.

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { Backbone, SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
+import type { SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
 import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { CheckpointError, ConfigError } from '../../../src/core/errors';
 import { Module, type Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss, swavPairWeights } from './loss';
-import { multiCropFeatures } from '../common/multicrop';
+import { MultiCropNetwork } from '../common/multicrop';
 
 /**
  * Options. Defaults are SwAV's (facebookresearch/swav main_swav.py) where SSLight's SwAV configs
@@ -43,27 +43,8 @@ export const swavSchema = z
 export type SwavOptions = z.output<typeof swavSchema>;
 export type SwavDeps = PluginKinds['method']['deps'];
 
-/**
- * SSLight's MultiCropWrapper around a SwAV head: consecutive views of one resolution go through
- * the backbone as one batch, then the head sees all views' features at once (BN in the head uses
- * the statistics of every view together). Torch names `backbone.*`, `head.*`.
- */
-export class SwavNetwork extends Module {
-  constructor(readonly backbone: Backbone, readonly head: SwavHead) {
-    super();
-    this.addModule('backbone', backbone);
-    this.addModule('head', head);
-  }
-
-  /** Backbone features of all views, view-major rows, [nViews * B, featureDim]. */
-  features(views: tf.Tensor4D[]): tf.Tensor2D {
-    return multiCropFeatures(this.backbone, views);
-  }
-
-  forward(views: tf.Tensor4D[]): SwavHeadOutput {
-    return tf.tidy(() => this.head.forward(this.features(views)));
-  }
-}
+/** SwAV's one network: backbone + SwavHead over all views (common/multicrop.ts). */
+export class SwavNetwork extends MultiCropNetwork<SwavHeadOutput, SwavHead> {}
 
 /** What `loss` keeps for `afterStep` (released there). */
 interface PendingStep {
