@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Argv } from 'yargs';
 import { applySet, loadConfigFile, resolveConfig, type ResolvedConfig } from '../core/config';
 import { selectBackend } from '../core/backend';
-import { CheckpointStore } from '../core/checkpoint';
+import { assertFiniteTensors, CheckpointStore } from '../core/checkpoint';
 import { CheckpointError, SslightError } from '../core/errors';
 import type { Backbone, Dataset } from '../core/interfaces';
 import { registry } from '../core/registry';
@@ -166,6 +166,9 @@ export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): 
     const found = [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.') + '.*'))].join(', ') || 'none';
     throw new EvalInputError(`${file} holds no backbone weights (no key starts with ${BACKBONE_PREFIXES.join(' or ')}; found ${found})`);
   }
+  // A NaN weight would make the evaluation report chance with no word of why.
+  const own = new Map([...tensors].filter(([k]) => k.startsWith(prefix)));
+  assertFiniteTensors(own, file);
   try {
     loadModuleStateDict(backbone, tensors, { strict: true, prefix });
   } catch (e) {
