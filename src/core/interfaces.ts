@@ -115,8 +115,19 @@ export interface Stateful {
   loadJsonState?(state: JsonState): void;
 }
 
+/**
+ * The backbone downstream evaluation uses (knn, linear, export, detection) and the prefix of its
+ * weights in a checkpoint's model.safetensors, e.g. `student.backbone.`.
+ */
+export interface EvaluableBackbone {
+  module: Backbone;
+  prefix: string;
+}
+
 export interface SSLMethod extends Stateful {
   readonly name: string;
+  /** Which backbone to evaluate and under which checkpoint prefix its weights are saved. */
+  evaluableBackbone(): EvaluableBackbone;
   /** Modules whose trainable parameters the optimizer updates (student backbone + heads). */
   studentModules(): Record<string, Module>;
   /** Other networks saved in checkpoints (teacher / momentum encoder). */
