@@ -93,7 +93,8 @@ export class Dino extends MethodBase<{ batchCenter: tf.Tensor2D }> {
     this.momentumSchedule = new CosineSchedule(o.momentum_teacher, o.momentum_teacher_end, deps.epochs, deps.stepsPerEpoch);
     this.student = this.addStudent('student', network());
     this.teacher = this.addTarget('teacher', network(), this.student, (step) => this.momentumAt(step));
-    this.center = this.addStateTensor('center', tf.variable(tf.zeros([1, o.out_dim]), false), '[1, out_dim]');
+    // tidy frees the zeros the variable is made from (variables outlive tidy).
+    this.center = this.addStateTensor('center', tf.tidy(() => tf.variable(tf.zeros([1, o.out_dim]), false)), '[1, out_dim]');
     this.lastLayerVariables = new Set(this.student.head.lastLayer.namedParameters().map((p) => p.variable));
   }
 
