@@ -40,21 +40,23 @@ class FlipCrops {
 }
 
 const scale = z.tuple([z.number().gt(0).lte(1), z.number().gt(0).lte(1)]);
+const flipCropsSchema = z
+  .object({
+    n_global: z.number().int().min(1).default(2),
+    n_local: z.number().int().min(0).default(2),
+    global_size: z.number().int().positive().default(32),
+    local_size: z.number().int().positive().default(16),
+    global_scale: scale.default([0.3, 1]),
+    local_scale: scale.default([0.05, 0.3]),
+  })
+  .strict();
+
 registerPlugin({
   kind: 'views',
   name: 'flip_crops',
   description: 'random resized crops + horizontal flip, no colour augmentation',
-  schema: z
-    .object({
-      n_global: z.number().int().min(1).default(2),
-      n_local: z.number().int().min(0).default(2),
-      global_size: z.number().int().positive().default(32),
-      local_size: z.number().int().positive().default(16),
-      global_scale: scale.default([0.3, 1]),
-      local_scale: scale.default([0.05, 0.3]),
-    })
-    .strict(),
+  schema: flipCropsSchema,
   create: (options) => new FlipCrops(options),
 });
 
-module.exports = { FlipCrops };
+module.exports = { FlipCrops, flipCropsSchema };
