@@ -7,10 +7,10 @@ import { assertFiniteTensors, CheckpointStore } from '../core/checkpoint';
 import { CheckpointError, SslightError } from '../core/errors';
 import type { Backbone, Dataset } from '../core/interfaces';
 import { registry } from '../core/registry';
-import { Rng } from '../core/rng';
 import { decodeSafetensors } from '../nn/safetensors';
 import { loadModuleStateDict } from '../nn/state_dict';
 import { balancedSubset } from '../eval/features';
+import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
 
 // What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
@@ -35,9 +35,6 @@ export interface EvalArgs {
   'random-init'?: boolean;
 }
 
-/** Where the backbone's weights live in model.safetensors, by method (DINO/SwAV, MoCo-v2). */
-export const BACKBONE_PREFIXES = ['student.backbone.', 'encoder_q.backbone.'] as const;
-
 /** DINO's eval transform keeps 224 of 256: the centre crop is 0.875 of the short side. */
 export const EVAL_CROP_FRACTION = 0.875;
 
@@ -57,7 +54,10 @@ export function evalOptions<T>(y: Argv<T>): Argv<T> {
 
 export interface EvalSetup {
   config: ResolvedConfig;
+  /** The method's evaluable backbone (SSLMethod.evaluableBackbone). */
   backbone: Backbone;
+  /** Prefix of its weights in model.safetensors (e.g. `student.backbone.`). */
+  prefix: string;
   /** Checkpoint the weights came from; null with --random-init. */
   checkpointDir: string | null;
   /** Training step of that checkpoint (state.json), or null. */
@@ -119,10 +119,10 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   const backend = await selectBackend(args.backend);
   process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
 
-  const backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
-    rng: new Rng(config.trainer.seed),
-  });
-  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir);
+  // The method names its backbone and where the checkpoint keeps it, so any method (built in or
+  // --plugin) can be evaluated.
+  const { module: backbone, prefix } = buildEvaluableBackbone(config);
+  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir, prefix);
 
   const datasetDef = registry.get('dataset', config.data.name);
   const train = datasetDef.create(config.data.options, { split: 'train' });
@@ -138,6 +138,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   return {
     config,
     backbone,
+    prefix,
     checkpointDir: args['random-init'] ? null : checkpointDir,
     step: !args['random-init'] && state && typeof state.step === 'number' ? state.step : null,
     runDir,
@@ -150,8 +151,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   };
 }
 
-/** Load `<prefix>*` (student.backbone.* for DINO/SwAV) of model.safetensors into the backbone. */
-export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): string {
+/** Load the `<prefix>*` entries of model.safetensors (the method's evaluable backbone) into `backbone`. */
+export function loadBackboneWeights(backbone: Backbone, checkpointDir: string, prefix: string): string {
   const file = path.join(checkpointDir, 'model.safetensors');
   if (!fs.existsSync(file)) throw new EvalInputError(`missing ${file} (the checkpoint's weights)`);
   let tensors;
@@ -161,10 +162,11 @@ export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): 
     throw new CheckpointError(`${file} is corrupt: ${(e as Error).message}`);
   }
   const keys = [...tensors.keys()];
-  const prefix = BACKBONE_PREFIXES.find((p) => keys.some((k) => k.startsWith(p)));
-  if (!prefix) {
+  if (!keys.some((k) => k.startsWith(prefix))) {
     const found = [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.') + '.*'))].join(', ') || 'none';
-    throw new EvalInputError(`${file} holds no backbone weights (no key starts with ${BACKBONE_PREFIXES.join(' or ')}; found ${found})`);
+    throw new EvalInputError(
+      `${file} holds no backbone weights under '${prefix}' (where the config's method keeps its evaluable backbone; found ${found})`,
+    );
   }
   // A NaN weight would make the evaluation report chance with no word of why.
   const own = new Map([...tensors].filter(([k]) => k.startsWith(prefix)));

@@ -157,8 +157,20 @@ export interface TrainTask<B extends TrainBatch> extends Stateful {
   collapseLoss?(): number | null;
 }
 
+/**
+ * The backbone downstream evaluation uses (knn, linear, export, detection) and the prefix of its
+ * weights in a checkpoint's model.safetensors, e.g. `student.backbone.`.
+ */
+export interface EvaluableBackbone {
+  module: Backbone;
+  prefix: string;
+}
+
 /** A self-supervised method: a task over batches of multi-crop views. */
-export interface SSLMethod extends TrainTask<ViewBatch> {}
+export interface SSLMethod extends TrainTask<ViewBatch> {
+  /** Which backbone to evaluate and under which checkpoint prefix its weights are saved. */
+  evaluableBackbone(): EvaluableBackbone;
+}
 
 export interface OptimizerHyper {
   lr: number;
