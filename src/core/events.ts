@@ -41,6 +41,8 @@ export type TrainerEvent =
   | { type: 'data:skipped'; time: number; source: string; reason: string; skippedTotal: number }
   | { type: 'warning'; time: number; step: number; message: string }
   | { type: 'log'; time: number; message: string }
+  /** A picture for the writers (views montage, detections): a PNG file, usually under `<run>/images/`. */
+  | { type: 'image'; time: number; step: number; tag: string; path: string; width: number; height: number }
   | {
       type: 'run:end';
       time: number;
