@@ -9,6 +9,9 @@ import { ConfigError, SslightError } from '../core/errors';
 import { InterruptedError } from '../core/trainer';
 import { buildRunContainer, createTrainer } from '../run/compose';
 import { loadPlugins } from './common';
+import { Tokens } from '../core/tokens';
+import type { EventBus } from '../core/events';
+import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 
 interface Args {
   config?: string;
@@ -20,6 +23,8 @@ interface Args {
   'max-steps'?: number;
   plugin?: string[];
   overwrite?: boolean;
+  dashboard?: string;
+  'dashboard-host'?: string;
 }
 
 /** Exit code 130 after Ctrl-C, as shells expect. */
@@ -40,7 +45,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', describe: 'seed for data order, crops and initialisation' })
       .option('max-steps', { type: 'number', describe: 'stop at this global step (counted across resumes)' })
       .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' })
-      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' }) as never,
+      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' })
+      .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
     loadPlugins(args.plugin);
     const resumeDir = args.resume ? CheckpointStore.resolve(path.resolve(args.resume)) : null;
@@ -80,6 +86,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
     const trainer = createTrainer(c);
     if (resumeDir) await trainer.resume(resumeDir);
 
+    const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
+
     let interrupts = 0;
     const onSigint = (): void => {
       interrupts++;
@@ -99,6 +107,7 @@ export const pretrainCommand: CommandModule<object, Args> = {
       throw err;
     } finally {
       process.off('SIGINT', onSigint);
+      await dashboard?.close();
     }
   },
 };
