@@ -54,7 +54,11 @@ describe('cli: pretrain --dashboard in headless Chromium', function () {
   let child: ChildProcess | null = null;
 
   before(function () {
-    if (!CHROMIUM) this.skip(); // no browser on this machine: .ci/run installs Debian's chromium
+    if (!CHROMIUM) {
+      // .ci/run installs Debian's chromium; without it there is nothing to drive.
+      console.log('      skipped: no chromium (/usr/bin/chromium, or set SSLIGHT_CHROMIUM=/path/to/chromium)');
+      this.skip();
+    }
   });
   after(() => {
     if (child && child.exitCode === null) child.kill('SIGKILL');
