@@ -120,6 +120,12 @@ export class ProgressReporter {
     }
   }
 
+  /** Erase the redrawn TTY line, before something else writes to the terminal. */
+  clear(): void {
+    if (this.pending) this.out.write('\r\x1b[2K');
+    this.pending = false;
+  }
+
   /** A message on its own line (keeps the TTY bar below it). */
   log(message: string): void {
     if (this.pending) this.out.write('\n');
