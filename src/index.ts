@@ -20,3 +20,8 @@ export { cosineSchedule, CosineSchedule } from './core/schedules';
 export { Module } from './nn/module';
 export type { Parameter, ParamKind } from './nn/module';
 export { buildRunContainer, createTrainer } from './run/compose';
+export { MetricStore, HistoryBuffer } from './core/metric_store';
+export type { MetricGroup, MetricPoint } from './core/metric_store';
+export { publishImage } from './core/images';
+export { encodePng } from './core/png';
+export { progress, ProgressReporter, setQuiet, isQuiet } from './core/progress';
