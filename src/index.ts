@@ -75,3 +75,8 @@ export * from '../data/transforms';
 // ---------------------------------------------------------------- running
 export { buildRunContainer, createTrainer } from './run/compose';
 export { buildEvaluableBackbone } from './run/evaluable';
+export { MetricStore, HistoryBuffer } from './core/metric_store';
+export type { MetricGroup, MetricPoint } from './core/metric_store';
+export { publishImage } from './core/images';
+export { encodePng } from './core/png';
+export { progress, ProgressReporter, setQuiet, isQuiet } from './core/progress';

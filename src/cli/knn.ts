@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { extractFeatures, type ExtractedFeatures } from '../eval/features';
+import { progress } from '../core/progress';
 import { KNN_DEFAULTS, knnPredict, top1 } from '../eval/knn';
 import { ImageLoader } from '../../data/image_loader';
 import {
@@ -29,9 +30,9 @@ export async function splitFeatures(
     subset,
     onSkip: (source, reason) => process.stderr.write(`sslight: skipping unreadable image ${source}: ${reason}\n`),
   });
-  const t0 = Date.now();
-  const out = await extractFeatures(setup.backbone, loader.batches());
-  process.stderr.write(`sslight: ${which} features ${out.features.shape.join('x')} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const bar = progress(`${which} features`, subset.length, { unit: 'img' });
+  const out = await extractFeatures(setup.backbone, loader.batches(), { onProgress: (n) => bar.update(n) });
+  bar.done(`(${out.features.shape.join('x')})`);
   return out;
 }
 

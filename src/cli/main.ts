@@ -3,11 +3,13 @@ import yargs from 'yargs';
 import { SslightError, InputError, describeFsError } from '../core/errors';
 import { pretrainCommand } from './pretrain';
 import { infoCommand } from './info';
-import { cocoEvalCommand } from './coco_eval';
+import { cocoEvalCommand, cocoEvalProgress } from './coco_eval';
+import { setQuiet } from '../core/progress';
 import { benchCommand } from './bench';
 import { viewsCommand } from './views';
 import { knnCommand } from './knn';
 import { linearCommand } from './linear';
+import { plotCommand } from './plot';
 
 /**
  * Exit codes, the same for every command: 0 done, 1 run failure (NaN loss, disk full), 2 bad input
@@ -18,7 +20,8 @@ export async function main(argv: string[]): Promise<void> {
     // coco-eval parses its own flags (the COCO module has no dependency on the rest of sslight).
     if (argv[0] === 'coco-eval' && !argv.includes('--help')) {
       const { cocoEvalMain } = await import('../../detection/coco/cli');
-      process.exitCode = await cocoEvalMain(argv.slice(1));
+      setQuiet(argv.includes('--quiet') || process.env.SSLIGHT_QUIET === '1');
+      process.exitCode = await cocoEvalMain(argv.slice(1).filter((a) => a !== '--quiet'), undefined, cocoEvalProgress());
       return;
     }
     await yargs(argv)
@@ -30,6 +33,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(viewsCommand)
       .command(knnCommand)
       .command(linearCommand)
+      .command(plotCommand)
+      .option('quiet', { type: 'boolean', global: true, describe: 'no progress output (bars, rates, ETAs)' })
+      .middleware((a) => setQuiet(!!a.quiet || process.env.SSLIGHT_QUIET === '1'))
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

@@ -11,6 +11,9 @@ import { atomicWrite, wfs } from '../core/fs';
 import { installStopHandlers } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
 import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
+import { Tokens } from '../core/tokens';
+import type { EventBus } from '../core/events';
+import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 
 interface Args {
   config?: string;
@@ -22,6 +25,8 @@ interface Args {
   'max-steps'?: number;
   plugin?: string[];
   overwrite?: boolean;
+  dashboard?: string;
+  'dashboard-host'?: string;
 }
 
 export const pretrainCommand: CommandModule<object, Args> = {
@@ -37,7 +42,8 @@ export const pretrainCommand: CommandModule<object, Args> = {
       .option('seed', { type: 'number', describe: 'seed for data order, crops and initialisation' })
       .option('max-steps', { type: 'string', describe: 'stop at this global step, a positive integer (counted across resumes)' })
       .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' })
-      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' }) as never,
+      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' })
+      .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
     loadPlugins(args.plugin);
     const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
@@ -106,6 +112,7 @@ export const pretrainCommand: CommandModule<object, Args> = {
       throw new WriteError(configFile, e);
     }
 
+    const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
     const uninstall = installStopHandlers({
       onFirst: (signal) =>
         process.stderr.write(`\nsslight: ${signal}: saving a checkpoint after this step (send it again to quit now)\n`),
@@ -116,6 +123,7 @@ export const pretrainCommand: CommandModule<object, Args> = {
       process.stderr.write(`sslight: done at step ${result.step} (${result.reason}); outputs in ${runDir}\n`);
     } finally {
       uninstall();
+      await dashboard?.close();
     }
   },
 };

@@ -51,6 +51,8 @@ export type TrainerEvent =
   | { type: 'warning'; time: number; step: number; message: string }
   /** Information worth keeping in the run's record, e.g. what a resume changed in the config. */
   | { type: 'log'; time: number; step?: number; message: string }
+  /** A picture for the writers (views montage, detections): a PNG file, usually under `<run>/images/`. */
+  | { type: 'image'; time: number; step: number; tag: string; path: string; width: number; height: number }
   | {
       type: 'run:end';
       time: number;
