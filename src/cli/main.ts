@@ -8,6 +8,7 @@ import { benchCommand } from './bench';
 import { viewsCommand } from './views';
 import { knnCommand } from './knn';
 import { linearCommand } from './linear';
+import { embedCommand } from './embed';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(viewsCommand)
       .command(knnCommand)
       .command(linearCommand)
+      .command(embedCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()
