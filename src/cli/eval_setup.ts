@@ -13,7 +13,7 @@ import { loadModuleStateDict } from '../nn/state_dict';
 import { balancedSubset } from '../eval/features';
 import { loadPlugins } from './common';
 import type { Module } from '../nn/module';
-import { applyWeightsFlags, weightsOptions } from './weights_flags';
+import { applyWeightsFlags, weightsOptions, withoutInitialWeights } from './weights_flags';
 
 // What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
 // loading the backbone weights, choosing the images, and writing the result.
@@ -123,6 +123,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   } else {
     throw new EvalInputError(`no config found for ${source}: pass --config FILE`);
   }
+  doc = withoutInitialWeights(doc); // weights come from the checkpoint or --weights
   if (args.backbone) doc = { ...doc, backbone: { name: args.backbone } };
   for (const s of args.set ?? []) doc = applySet(doc, s);
   const config = resolveConfig(doc);

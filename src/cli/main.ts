@@ -9,6 +9,7 @@ import { viewsCommand } from './views';
 import { knnCommand } from './knn';
 import { linearCommand } from './linear';
 import { embedCommand } from './embed';
+import { exportCommand } from './export';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(knnCommand)
       .command(linearCommand)
       .command(embedCommand)
+      .command(exportCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

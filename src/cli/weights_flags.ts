@@ -42,3 +42,14 @@ export function applyWeightsFlags(module: Module, args: WeightsArgs): WeightsRep
   process.stderr.write(`sslight: ${formatWeightsReport(report)}\n`);
   return report;
 }
+
+/**
+ * A config whose backbone was initialised from `backbone.weights` before training: when a
+ * checkpoint's weights are loaded over it, the initial file is not needed (and may be gone).
+ */
+export function withoutInitialWeights(doc: Record<string, unknown>): Record<string, unknown> {
+  const b = doc.backbone;
+  if (typeof b !== 'object' || b === null || Array.isArray(b) || !('weights' in b)) return doc;
+  const { weights: _w, weights_prefix: _p, weights_strict: _s, ...rest } = b as Record<string, unknown>;
+  return { ...doc, backbone: rest };
+}

@@ -28,6 +28,9 @@ export function readWeightsFile(file: string): WeightsFile {
   let target = path.resolve(file);
   if (!fs.existsSync(target)) throw new WeightsError(`weights file ${target}: no such file`);
   if (fs.statSync(target).isDirectory()) {
+    // a run directory: its latest checkpoint
+    const latest = path.join(target, 'checkpoints', 'latest');
+    if (fs.existsSync(latest)) target = path.join(target, 'checkpoints', fs.readFileSync(latest, 'utf8').trim());
     const inner = path.join(target, 'model.safetensors');
     if (!fs.existsSync(inner)) throw new WeightsError(`weights ${target} is a directory without model.safetensors`);
     target = inner;
