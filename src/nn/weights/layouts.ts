@@ -43,21 +43,30 @@ export function selectSslightRelease(tensors: Map<string, SafeTensor>): Selectio
       const layout = `SSLight ${method} release (${p}*)`;
       const ignored = [...sd.keys()].filter((k) => !k.startsWith(p));
       if (![...sub.keys()].some((k) => k.startsWith('encoder.'))) return { layout, entries: sub, ignored };
-      const encoder = subtree(sub, 'encoder.');
-      // ResNet's encoder holds conv1's weight at 0 and bn1 at 1; MobileNetV2's holds ConvBNReLU at 0.
-      const resnet = encoder.has('0.weight') && encoder.has('1.running_mean');
-      const entries = new Map<string, SafeTensor>();
-      for (const [k, v] of encoder) {
-        const dot = k.indexOf('.');
-        const head = k.slice(0, dot);
-        const mapped = resnet ? (RESNET_ENCODER[head] ? `${RESNET_ENCODER[head]}${k.slice(dot)}` : `encoder.${k}`) : `features.${k}`;
-        entries.set(mapped, v);
-      }
+      const { entries, arch } = mapEncoder(sub);
       for (const k of sub.keys()) if (!k.startsWith('encoder.')) ignored.push(`${p}${k}`);
-      return { layout: `${layout}, ${resnet ? 'ResNet' : 'MobileNetV2'} encoder`, entries, ignored };
+      return { layout: `${layout}, ${arch} encoder`, entries, ignored };
     }
   }
   return null;
+}
+
+/**
+ * SSLight's CNN `encoder.*` (an nn.Sequential) under our names: MobileNetV2's `features.<i>`, or
+ * ResNet's children by index (conv1, bn1, relu, maxpool, layer1-4). Entries outside `encoder.`
+ * are dropped; unknown ResNet indices keep their `encoder.` name (so they show as unexpected).
+ */
+export function mapEncoder(sub: Map<string, SafeTensor>): { entries: Map<string, SafeTensor>; arch: 'ResNet' | 'MobileNetV2' } {
+  const encoder = subtree(sub, 'encoder.');
+  // ResNet's encoder holds conv1's weight at 0 and bn1 at 1; MobileNetV2's holds ConvBNReLU at 0.
+  const resnet = encoder.has('0.weight') && encoder.has('1.running_mean');
+  const entries = new Map<string, SafeTensor>();
+  for (const [k, v] of encoder) {
+    const dot = k.indexOf('.');
+    const head = k.slice(0, dot);
+    entries.set(resnet ? (RESNET_ENCODER[head] ? `${RESNET_ENCODER[head]}${k.slice(dot)}` : `encoder.${k}`) : `features.${k}`, v);
+  }
+  return { entries, arch: resnet ? 'ResNet' : 'MobileNetV2' };
 }
 
 /** sslight's own model.safetensors: the backbone of DINO/SwAV (student.backbone.) or MoCo (encoder_q.backbone.). */

@@ -4,7 +4,7 @@ import type { SafeTensor } from '../safetensors';
 import { loadModuleStateDict } from '../state_dict';
 import { WeightsError } from './errors';
 import { readWeightsFile, type WeightsFile } from './read';
-import { isSslightRelease, selectSslightRelease, SSLIGHT_OWN_PREFIXES, subtree, type Selection } from './layouts';
+import { isSslightRelease, mapEncoder, selectSslightRelease, SSLIGHT_OWN_PREFIXES, subtree, type Selection } from './layouts';
 
 export interface LoadWeightsOptions {
   /** Take the tensors under this dotted prefix (stripped), e.g. 'state_dict.module.encoder_q.backbone.encoder.'. */
@@ -102,6 +102,12 @@ export function selectBackbone(w: WeightsFile, own: Set<string>, prefix?: string
     const entries = subtree(w.tensors, prefix);
     if (entries.size === 0) {
       throw new WeightsError(`weights ${w.file}: no tensor name starts with '${prefix}' (tensors are under: ${groups(w.tensors)})`);
+    }
+    // A prefix that ends at an SSLight backbone (…backbone.) leaves its CNN encoder to map.
+    const keys = [...entries.keys()];
+    if (keys.some((k) => k.startsWith('encoder.')) && !keys.some((k) => own.has(k))) {
+      const { entries: mapped, arch } = mapEncoder(entries);
+      return { layout: `prefix '${prefix}', SSLight ${arch} encoder`, entries: mapped, ignored: keys.filter((k) => !k.startsWith('encoder.')) };
     }
     return { layout: `prefix '${prefix}'`, entries, ignored: [] };
   }
