@@ -7,11 +7,14 @@ import { assertFiniteTensors, CheckpointStore } from '../core/checkpoint';
 import { CheckpointError, SslightError } from '../core/errors';
 import type { Backbone, Dataset } from '../core/interfaces';
 import { registry } from '../core/registry';
+import { Rng } from '../core/rng';
 import { decodeSafetensors } from '../nn/safetensors';
 import { loadModuleStateDict } from '../nn/state_dict';
 import { balancedSubset } from '../eval/features';
 import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
+import type { Module } from '../nn/module';
+import { applyWeightsFlags, weightsOptions, withoutInitialWeights } from './weights_flags';
 
 // What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
 // loading the backbone weights, choosing the images, and writing the result.
@@ -33,13 +36,18 @@ export interface EvalArgs {
   'max-train'?: number;
   'max-test'?: number;
   'random-init'?: boolean;
+  /** Foreign weights (`--weights FILE [--backbone NAME]`) instead of a run's checkpoint. */
+  weights?: string;
+  'weights-prefix'?: string;
+  strict?: boolean;
+  backbone?: string;
 }
 
 /** DINO's eval transform keeps 224 of 256: the centre crop is 0.875 of the short side. */
 export const EVAL_CROP_FRACTION = 0.875;
 
 export function evalOptions<T>(y: Argv<T>): Argv<T> {
-  return y
+  return weightsOptions(y)
     .option('run', { type: 'string', describe: 'run directory (its config.yaml and checkpoints/latest)' })
     .option('checkpoint', { type: 'string', describe: 'checkpoint directory (or a run directory)' })
     .option('config', { type: 'string', describe: 'YAML config (default: the run\'s config.yaml)' })
@@ -49,7 +57,8 @@ export function evalOptions<T>(y: Argv<T>): Argv<T> {
     .option('image-size', { type: 'number', describe: 'eval crop size (default: views.global_crop_size, else 224)' })
     .option('max-train', { type: 'number', describe: 'use at most N train images (class-balanced subset)' })
     .option('max-test', { type: 'number', describe: 'use at most N test images (class-balanced subset)' })
-    .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' }) as unknown as Argv<T>;
+    .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' })
+    .option('backbone', { type: 'string', describe: 'with --weights: the backbone plugin (replaces the config\'s; options via --set backbone.k=v)' }) as unknown as Argv<T>;
 }
 
 export interface EvalSetup {
@@ -83,7 +92,9 @@ export function positiveInt(name: string, v: number | undefined): void {
 export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   loadPlugins(args.plugin);
   if (args.run && args.checkpoint) throw new EvalInputError('give either --run or --checkpoint, not both');
-  if (!args.run && !args.checkpoint && !(args['random-init'] && args.config)) {
+  if (args.weights && (args.checkpoint || args['random-init'])) throw new EvalInputError('--weights evaluates a weights file: leave out --checkpoint and --random-init');
+  if (args.weights && !args.config && !args.run) throw new EvalInputError('--weights needs --config FILE for the data (and views) to evaluate on');
+  if (!args.run && !args.checkpoint && !args.weights && !(args['random-init'] && args.config)) {
     throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE)');
   }
   for (const n of ['image-size', 'max-train', 'max-test'] as const) positiveInt(n, args[n]);
@@ -95,7 +106,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   if (source) {
     try {
       // With --random-init a checkpoint is only a place to find the config: none is fine.
-      checkpointDir = CheckpointStore.resolve(source, !args['random-init']);
+      checkpointDir = CheckpointStore.resolve(source, !args['random-init'] && !args.weights);
     } catch (e) {
       if (e instanceof CheckpointError) throw new EvalInputError(e.message);
       throw e;
@@ -113,6 +124,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   } else {
     throw new EvalInputError(`no config found for ${source}: pass --config FILE`);
   }
+  doc = withoutInitialWeights(doc); // weights come from the checkpoint or --weights
+  if (args.backbone) doc = { ...doc, backbone: { name: args.backbone } };
   for (const s of args.set ?? []) doc = applySet(doc, s);
   const config = resolveConfig(doc);
 
@@ -120,9 +133,19 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
 
   // The method names its backbone and where the checkpoint keeps it, so any method (built in or
-  // --plugin) can be evaluated.
-  const { module: backbone, prefix } = buildEvaluableBackbone(config);
-  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir, prefix);
+  // --plugin) can be evaluated; foreign weights (--weights) go into the config's backbone instead.
+  let backbone: Backbone;
+  let prefix: string;
+  if (args.weights) {
+    backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
+      rng: new Rng(config.trainer.seed),
+    });
+    applyWeightsFlags(backbone as unknown as Module, args);
+    prefix = args['weights-prefix'] ?? '';
+  } else {
+    ({ module: backbone, prefix } = buildEvaluableBackbone(config));
+    if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir, prefix);
+  }
 
   const datasetDef = registry.get('dataset', config.data.name);
   const train = datasetDef.create(config.data.options, { split: 'train' });
@@ -139,8 +162,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
     config,
     backbone,
     prefix,
-    checkpointDir: args['random-init'] ? null : checkpointDir,
-    step: !args['random-init'] && state && typeof state.step === 'number' ? state.step : null,
+    checkpointDir: args['random-init'] || args.weights ? null : checkpointDir,
+    step: !args['random-init'] && !args.weights && state && typeof state.step === 'number' ? state.step : null,
     runDir,
     train,
     test,

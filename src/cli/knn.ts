@@ -53,6 +53,8 @@ export interface KnnResult {
   checkpoint: string | null;
   step: number | null;
   backbone: string;
+  /** The --weights file evaluated, or null for a run's checkpoint. */
+  weights: string | null;
 }
 
 /** `sslight knn`: DINO's weighted k-NN top-1 on the config's dataset (train split -> test split). */
@@ -99,8 +101,9 @@ export const knnCommand: CommandModule<object, KnnArgs> = {
       checkpoint: setup.checkpointDir,
       step: setup.step,
       backbone: setup.config.backbone.name,
+      weights: args.weights ?? null,
     };
-    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
     reportEval(
       setup,
       'knn',

@@ -10,6 +10,8 @@ import { viewsCommand } from './views';
 import { knnCommand } from './knn';
 import { linearCommand } from './linear';
 import { plotCommand } from './plot';
+import { embedCommand } from './embed';
+import { exportCommand } from './export';
 
 /**
  * Exit codes, the same for every command: 0 done, 1 run failure (NaN loss, disk full), 2 bad input
@@ -36,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
       .command(plotCommand)
       .option('quiet', { type: 'boolean', global: true, describe: 'no progress output (bars, rates, ETAs)' })
       .middleware((a) => setQuiet(!!a.quiet || process.env.SSLIGHT_QUIET === '1'))
+      .command(embedCommand)
+      .command(exportCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()
