@@ -8,6 +8,9 @@ import { benchCommand } from './bench';
 import { viewsCommand } from './views';
 import { knnCommand } from './knn';
 import { linearCommand } from './linear';
+import { experimentCommand } from './experiment';
+import { workerCommand } from './worker';
+import { semisupCommand } from './semisup';
 
 /** Exit codes: 0 ok, 1 run failure (e.g. NaN loss), 2 bad input (config, files, flags), 130 Ctrl-C. */
 export async function main(argv: string[]): Promise<void> {
@@ -27,6 +30,9 @@ export async function main(argv: string[]): Promise<void> {
       .command(viewsCommand)
       .command(knnCommand)
       .command(linearCommand)
+      .command(experimentCommand)
+      .command(workerCommand)
+      .command(semisupCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()
