@@ -2,3 +2,4 @@
 import './progress';
 import './jsonl';
 import './checkpoint';
+import './knn_monitor';
