@@ -3,3 +3,4 @@ import './progress';
 import './jsonl';
 import './checkpoint';
 import './tensorboard';
+import './knn_monitor';

@@ -12,6 +12,9 @@ import { linearCommand } from './linear';
 import { plotCommand } from './plot';
 import { embedCommand } from './embed';
 import { exportCommand } from './export';
+import { experimentCommand } from './experiment';
+import { workerCommand } from './worker';
+import { semisupCommand } from './semisup';
 
 /**
  * Exit codes, the same for every command: 0 done, 1 run failure (NaN loss, disk full), 2 bad input
@@ -40,6 +43,9 @@ export async function main(argv: string[]): Promise<void> {
       .middleware((a) => setQuiet(!!a.quiet || process.env.SSLIGHT_QUIET === '1'))
       .command(embedCommand)
       .command(exportCommand)
+      .command(experimentCommand)
+      .command(workerCommand)
+      .command(semisupCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

@@ -211,6 +211,23 @@ export interface Callback extends Stateful {
   afterTrain?(run: RunInfo): Promise<void> | void;
 }
 
+/** Options of one k-NN evaluation of the network being trained (class-balanced subsets). */
+export interface KnnProbeOptions {
+  numTrain: number;
+  numTest: number;
+  k: number;
+  temperature: number;
+}
+
+/**
+ * k-NN top-1 of the student backbone as it is now, train split -> test split, with the
+ * `sslight knn` protocol. The composition root gives it to callbacks (`knn_monitor`), which
+ * cannot reach datasets or networks themselves.
+ */
+export interface KnnProbe {
+  knn(opts: KnnProbeOptions): Promise<{ top1: number; numTrain: number; numTest: number }>;
+}
+
 // ---------------------------------------------------------------- batches
 
 /** Where batches come from (data/loader.ts implements it over a Dataset and a ViewSampler). */
