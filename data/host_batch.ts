@@ -17,14 +17,29 @@ export interface HostBatch {
   stats: Record<string, number>;
 }
 
-/** Wrap host buffers as tensors [B, S, S, 3]; the caller owns (and disposes) them. */
+/** Wrap host buffers as tensors [B, S, S, 3]; the caller owns the batch (and calls dispose()). */
 export function toViewBatch(h: HostBatch): ViewBatch {
   const b = h.labels.length;
-  return {
+  return makeViewBatch({
     globals: h.globals.map((d) => tf.tensor4d(d, [b, h.globalSize, h.globalSize, 3], 'float32')),
     locals: h.locals.map((d) => tf.tensor4d(d, [b, h.localSize, h.localSize, 3], 'float32')),
     labels: h.labels,
-    batchSize: b,
     stats: { ...h.stats },
+  });
+}
+
+/** A ViewBatch over existing view tensors; its dispose() releases them. batchSize = labels.length. */
+export function makeViewBatch(parts: Pick<ViewBatch, 'globals' | 'locals' | 'labels'> & { stats?: Record<string, number> }): ViewBatch {
+  const { globals, locals, labels } = parts;
+  return {
+    globals,
+    locals,
+    labels,
+    batchSize: labels.length,
+    stats: parts.stats ?? {},
+    dispose() {
+      for (const t of globals) t.dispose();
+      for (const t of locals) t.dispose();
+    },
   };
 }

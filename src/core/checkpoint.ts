@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Callback, JsonState, Optimizer, SSLMethod, TensorState } from './interfaces';
+import type { Callback, JsonState, Optimizer, Stateful, TensorState, TrainBatch, TrainTask } from './interfaces';
 import type { Module } from '../nn/module';
 import { CheckpointError } from './errors';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from '../nn/safetensors';
@@ -24,6 +24,9 @@ interface StateFile extends TrainingState {
   config: unknown;
 }
 
+/** What a checkpoint needs of a task (SSL method, detector): its networks and its state. */
+export type CheckpointedTask = Pick<TrainTask<TrainBatch>, 'name' | 'studentModules' | 'targetModules'> & Stateful;
+
 const FORMAT = 1;
 const LATEST = 'latest';
 
@@ -44,7 +47,7 @@ export class CheckpointStore {
 
   async save(
     state: TrainingState,
-    method: SSLMethod,
+    method: CheckpointedTask,
     optimizer: Optimizer,
     callbacks: Callback[],
     config: unknown,
@@ -106,7 +109,7 @@ export class CheckpointStore {
   }
 
   /** Restore everything into live objects; returns the loop position. */
-  async load(dirOrRun: string, method: SSLMethod, optimizer: Optimizer, callbacks: Callback[]): Promise<TrainingState> {
+  async load(dirOrRun: string, method: CheckpointedTask, optimizer: Optimizer, callbacks: Callback[]): Promise<TrainingState> {
     const dir = CheckpointStore.resolve(dirOrRun) as string;
     const st = readJson<StateFile>(path.join(dir, 'state.json'));
     if (st.format !== FORMAT) throw new CheckpointError(`${dir}/state.json: format ${st.format}, expected ${FORMAT}`);
@@ -148,7 +151,7 @@ export function pruneCheckpoints(runDir: string, keep: number): void {
  * Every network of a method by its top-level name (DINO: `student`, `teacher`), which becomes the
  * prefix of its keys in model.safetensors, as in PyTorch DINO checkpoints (`student.backbone.*`).
  */
-function networks(method: SSLMethod): [string, Module][] {
+function networks(method: CheckpointedTask): [string, Module][] {
   const out = new Map<string, Module>();
   for (const [k, m] of [...Object.entries(method.studentModules()), ...Object.entries(method.targetModules())]) {
     if (out.has(k)) throw new CheckpointError(`method '${method.name}' names two networks '${k}'`);

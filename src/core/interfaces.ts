@@ -64,13 +64,12 @@ export interface ViewSampler {
 }
 
 /** A batch of views as tensors, ordered view-major as in DINO (`torch.chunk(ncrops)` order). */
-export interface ViewBatch {
+export interface ViewBatch extends TrainBatch {
   /** nGlobal tensors [B, GC, GC, 3]. */
   globals: tf.Tensor4D[];
   /** nLocal tensors [B, LC, LC, 3]. */
   locals: tf.Tensor4D[];
   labels: Int32Array;
-  batchSize: number;
   /** Batch statistics from the sampler, e.g. `ps_ratio` = mean PS_g / PS_l. */
   stats: Record<string, number>;
 }
@@ -115,18 +114,41 @@ export interface Stateful {
   loadJsonState?(state: JsonState): void;
 }
 
-export interface SSLMethod extends Stateful {
+/**
+ * What the trainer consumes: one batch of any task (views for SSL, images + boxes for detection).
+ * The trainer disposes it after the step.
+ */
+export interface TrainBatch {
+  readonly batchSize: number;
+  /** Scalars about the batch (from the loader), copied into `step:end`'s metrics. */
+  stats: Record<string, number>;
+  /** Release the batch's tensors. */
+  dispose(): void;
+}
+
+/** A loss with named parts: the trainer differentiates `total` and reports every term. */
+export interface LossTerms {
+  total: tf.Scalar;
+  terms: Record<string, tf.Scalar>;
+}
+
+/** What a task's `loss` returns: the scalar to minimise, or it with named parts. */
+export type TaskLoss = tf.Scalar | LossTerms;
+
+/** Anything the trainer trains: an SSL method, a detector. */
+export interface TrainTask<B extends TrainBatch> extends Stateful {
   readonly name: string;
   /** Modules whose trainable parameters the optimizer updates (student backbone + heads). */
   studentModules(): Record<string, Module>;
-  /** Other networks saved in checkpoints (teacher / momentum encoder). */
+  /** Other networks saved in checkpoints (teacher / momentum encoder); may be empty. */
   targetModules(): Record<string, Module>;
   /**
    * The loss of one batch. Called inside `tf.variableGrads`, so it must be a pure tensor function
    * of the student's variables; tensors it needs after the step (teacher output for the center)
-   * are kept by the method and released in `afterStep`.
+   * are kept by the task and released in `afterStep`. With terms, each term's value appears in
+   * `step:end`'s `losses` beside `loss` (the total).
    */
-  loss(batch: ViewBatch, ctx: StepContext): tf.Scalar;
+  loss(batch: B, ctx: StepContext): TaskLoss;
   /** Change gradients before the optimizer sees them (clipping, freezing the last layer). */
   processGradients?(grads: Map<Parameter, tf.Tensor>, ctx: StepContext): Map<Parameter, tf.Tensor>;
   /** After the optimizer step: EMA teacher, centering, queues. Runs in the trainer's tidy scope. */
@@ -134,6 +156,9 @@ export interface SSLMethod extends Stateful {
   /** The value at which the loss means collapse (DINO: ln(out_dim)), for the collapse check. */
   collapseLoss?(): number | null;
 }
+
+/** A self-supervised method: a task over batches of multi-crop views. */
+export interface SSLMethod extends TrainTask<ViewBatch> {}
 
 export interface OptimizerHyper {
   lr: number;
@@ -177,14 +202,14 @@ export interface Callback extends Stateful {
 // ---------------------------------------------------------------- batches
 
 /** Where batches come from (data/loader.ts implements it over a Dataset and a ViewSampler). */
-export interface BatchSource {
+export interface BatchSource<B extends TrainBatch = ViewBatch> {
   readonly stepsPerEpoch: number;
   /**
    * The batches of one epoch starting at batch index `startBatch`. Batch (epoch, k) depends only
    * on the seed, epoch and k, so a resumed run sees exactly the batches an uninterrupted one would.
-   * The consumer owns (and disposes) the tensors of each batch.
+   * The consumer owns (and disposes) each batch.
    */
-  batchesForEpoch(epoch: number, startBatch?: number): AsyncIterable<ViewBatch>;
+  batchesForEpoch(epoch: number, startBatch?: number): AsyncIterable<B>;
   /** Stop prefetching and release what is buffered. */
   close?(): Promise<void> | void;
 }

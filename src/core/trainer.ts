@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Subscription } from 'rxjs';
 import type { Parameter } from '../nn/module';
-import type { BatchSource, Callback, Optimizer, RunInfo, SSLMethod, StepContext, ViewBatch } from './interfaces';
+import type { BatchSource, Callback, Optimizer, RunInfo, LossTerms, StepContext, TaskLoss, TrainBatch, TrainTask, ViewBatch } from './interfaces';
 import type { EventBus } from './events';
 import type { TrainerOptions } from './config';
 import type { CheckpointStore, TrainingState } from './checkpoint';
@@ -16,11 +16,12 @@ export class InterruptedError extends SslightError {
   }
 }
 
-export interface TrainerDeps {
+export interface TrainerDeps<B extends TrainBatch = ViewBatch> {
   options: TrainerOptions;
   events: EventBus;
-  batches: BatchSource;
-  method: SSLMethod;
+  batches: BatchSource<B>;
+  /** What is trained: an SSL method (batches of views) or any other task over its own batches. */
+  method: TrainTask<B>;
   optimizer: Optimizer;
   callbacks: Callback[];
   checkpoints: CheckpointStore | null;
@@ -43,7 +44,7 @@ export interface RunResult {
  * decides *what* is trained lives in plugins (method, optimizer, views); the loop owns order,
  * step counting, finiteness checks, interruption and resumption.
  */
-export class Trainer {
+export class Trainer<B extends TrainBatch = ViewBatch> {
   private step = 0;
   private epoch = 0;
   private batchInEpoch = 0;
@@ -54,7 +55,7 @@ export class Trainer {
   private collapseWarned = false;
   private resumedFrom: string | null = null;
 
-  constructor(private readonly d: TrainerDeps) {
+  constructor(private readonly d: TrainerDeps<B>) {
     const seen = new Set<tf.Variable>();
     this.params = [];
     for (const [prefix, module] of Object.entries(d.method.studentModules())) {
@@ -192,7 +193,7 @@ export class Trainer {
   }
 
   /** One optimizer step. Returns the loss; throws before updating anything if it is not finite. */
-  private trainStep(batch: ViewBatch, tWait: number): number {
+  private trainStep(batch: B, tWait: number): number {
     const { method, optimizer, events } = this.d;
     const metrics: Record<string, number> = { ...batch.stats };
     const ctx: StepContext = {
@@ -209,11 +210,26 @@ export class Trainer {
     const hyper = optimizer.hyperAt(this.step);
     const byName = new Map(this.params.map((p) => [p.variable.name, p] as const));
     let lossValue = NaN;
+    const termValues: Record<string, number> = {};
     try {
       tf.tidy(() => {
         const vars = this.params.map((p) => p.variable);
-        const { value, grads } = tf.variableGrads(() => method.loss(batch, ctx), vars);
-        lossValue = value.dataSync()[0];
+        // Terms are made inside variableGrads' own scope: keep them past it to read their values.
+        let terms: Record<string, tf.Scalar> = {};
+        let value: tf.Scalar;
+        let grads: tf.NamedTensorMap;
+        try {
+          ({ value, grads } = tf.variableGrads(() => {
+            const out = splitLoss(method.loss(batch, ctx));
+            terms = out.terms;
+            for (const t of Object.values(terms)) if (t !== out.total) tf.keep(t);
+            return out.total;
+          }, vars));
+          lossValue = value.dataSync()[0];
+          for (const [name, t] of Object.entries(terms)) termValues[name] = t === value ? lossValue : t.dataSync()[0];
+        } finally {
+          for (const t of Object.values(terms)) if (!t.isDisposed && t !== value!) t.dispose();
+        }
         // Check before any update, so the weights (and the last checkpoint) stay good.
         if (!Number.isFinite(lossValue)) return;
         let gradMap = new Map<Parameter, tf.Tensor>();
@@ -226,7 +242,7 @@ export class Trainer {
         method.afterStep?.(ctx);
       });
     } finally {
-      disposeBatch(batch);
+      batch.dispose();
     }
     if (!Number.isFinite(lossValue)) throw new NonFiniteLossError(this.step + 1, lossValue, this.lastCheckpoint);
     this.step++;
@@ -241,7 +257,7 @@ export class Trainer {
       epoch: this.epoch,
       step: this.step,
       totalSteps: this.totalSteps,
-      losses: { loss: lossValue },
+      losses: { ...termValues, loss: lossValue },
       lr: hyper.lr,
       wd: hyper.weightDecay,
       images_per_s: (batch.batchSize * 1000) / elapsed,
@@ -270,7 +286,7 @@ export class Trainer {
   }
 }
 
-function disposeBatch(batch: ViewBatch): void {
-  for (const t of batch.globals) t.dispose();
-  for (const t of batch.locals) t.dispose();
+/** A task's loss as its total and named terms (none for a bare scalar). */
+function splitLoss(l: TaskLoss): LossTerms {
+  return 'terms' in l && 'total' in l ? l : { total: l as tf.Scalar, terms: {} };
 }

@@ -10,6 +10,7 @@ import type {
   TensorState,
   ViewBatch,
 } from '../../src/core/interfaces';
+import { makeViewBatch } from '../../data/host_batch';
 
 /**
  * Small, fully deterministic stand-ins for the trainer tests: a linear "network", a regression
@@ -111,13 +112,12 @@ export class ToyBatches implements BatchSource {
       const rng = new Rng(this.seed * 1000003 + epoch * 1009 + k);
       const n = this.batchSize * this.side * this.side * 3;
       const data = new Float32Array(n).map(() => rng.normal());
-      yield {
+      yield makeViewBatch({
         globals: [tf.tensor4d(data, [this.batchSize, this.side, this.side, 3])],
         locals: [],
         labels: new Int32Array(this.batchSize),
-        batchSize: this.batchSize,
         stats: { ps_ratio: 1 },
-      };
+      });
     }
   }
 }

@@ -21,6 +21,7 @@ import { EventBus, ofType } from '../../src/core/events';
 import { CheckpointStore } from '../../src/core/checkpoint';
 import { Trainer } from '../../src/core/trainer';
 import { parseSafetensors, type SafeTensor } from '../../src/nn/safetensors';
+import { makeViewBatch } from '../../data/host_batch';
 
 export const SEED = 20240611;
 export const BATCH = 4;
@@ -106,13 +107,11 @@ class FixedBatches implements BatchSource {
   private readonly data = batchData();
   async *batchesForEpoch(_epoch: number, startBatch = 0): AsyncIterable<ViewBatch> {
     for (let k = startBatch; k < this.stepsPerEpoch; k++) {
-      yield {
+      yield makeViewBatch({
         globals: this.data.globals.map((d) => tf.tensor4d(d, [BATCH, GLOBAL_SIZE, GLOBAL_SIZE, 3])),
         locals: this.data.locals.map((d) => tf.tensor4d(d, [BATCH, LOCAL_SIZE, LOCAL_SIZE, 3])),
         labels: new Int32Array(BATCH),
-        batchSize: BATCH,
-        stats: {},
-      };
+      });
     }
   }
 }

@@ -12,6 +12,7 @@ import { ensureGradients } from '../../../../src/nn/gradients';
 import { Module, type Parameter } from '../../../../src/nn/module';
 import { globalAvgPool } from '../../../../src/nn/pool';
 import { expectClose } from '../../../helpers/reference';
+import { makeViewBatch } from '../../../../data/host_batch';
 
 /** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Counts its forward calls. */
 class ToyBackbone extends Module implements Backbone {
@@ -51,13 +52,11 @@ function makeDino(opts: Partial<DinoOptions> = {}, deps: Partial<{ epochs: numbe
 function makeBatch(seed: number, nLocal = 2): ViewBatch {
   const rng = new Rng(seed);
   const img = (s: number) => tf.tensor4d(Float32Array.from({ length: B * s * s * 3 }, () => rng.normal()), [B, s, s, 3]);
-  return {
+  return makeViewBatch({
     globals: [img(8), img(8)],
     locals: Array.from({ length: nLocal }, () => img(4)),
     labels: new Int32Array(B),
-    batchSize: B,
-    stats: {},
-  };
+  });
 }
 
 function disposeBatch(b: ViewBatch): void {

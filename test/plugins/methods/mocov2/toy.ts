@@ -5,6 +5,7 @@ import { BatchNorm2d } from '../../../../src/nn/batchnorm';
 import { Conv2d } from '../../../../src/nn/conv2d';
 import { Module } from '../../../../src/nn/module';
 import { globalAvgPool } from '../../../../src/nn/pool';
+import { makeViewBatch } from '../../../../data/host_batch';
 
 /** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
 export class ToyBackbone extends Module implements Backbone {
@@ -38,13 +39,11 @@ export function makeViews(seed: number, b: number, nLocal = 2): ViewBatch {
   const base = tf.add(noise, offsets) as tf.Tensor4D;
   const small = tf.avgPool(base, 2, 2, 'valid');
   const view = (x: tf.Tensor4D) => tf.tidy(() => tf.add(x, tf.mul(draw(x.shape[1]), 0.3)) as tf.Tensor4D);
-  const batch = {
+  const batch = makeViewBatch({
     globals: [view(base), view(base)],
     locals: Array.from({ length: nLocal }, () => view(small)),
     labels: new Int32Array(b),
-    batchSize: b,
-    stats: {},
-  };
+  });
   tf.dispose([noise, offsets, base, small]);
   return batch;
 }

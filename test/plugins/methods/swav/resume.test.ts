@@ -17,6 +17,7 @@ import { BatchNorm2d } from '../../../../src/nn/batchnorm';
 import { Conv2d } from '../../../../src/nn/conv2d';
 import { Module } from '../../../../src/nn/module';
 import { globalAvgPool } from '../../../../src/nn/pool';
+import { makeViewBatch } from '../../../../data/host_batch';
 
 /** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. */
 class ToyBackbone extends Module implements Backbone {
@@ -47,7 +48,7 @@ class Batches implements BatchSource {
     for (let k = startBatch; k < this.stepsPerEpoch; k++) {
       const rng = new Rng(1000 + epoch * 101 + k);
       const img = (s: number) => tf.tensor4d(Float32Array.from({ length: B * s * s * 3 }, () => rng.normal()), [B, s, s, 3]);
-      yield { globals: [img(8), img(8)], locals: [img(4), img(4)], labels: new Int32Array(B), batchSize: B, stats: {} };
+      yield makeViewBatch({ globals: [img(8), img(8)], locals: [img(4), img(4)], labels: new Int32Array(B) });
     }
   }
 }

@@ -14,6 +14,7 @@ import { Conv2d } from '../../../../src/nn/conv2d';
 import { Module, type Parameter } from '../../../../src/nn/module';
 import { globalAvgPool } from '../../../../src/nn/pool';
 import { expectClose } from '../../../helpers/reference';
+import { makeViewBatch } from '../../../../data/host_batch';
 
 /** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
 class ToyBackbone extends Module implements Backbone {
@@ -55,7 +56,7 @@ function makeSwav(opts: Partial<SwavOptions> = {}, nLocal = 2): Swav {
 function makeBatch(seed: number, nLocal = 2): ViewBatch {
   const rng = new Rng(seed);
   const img = (s: number) => tf.tensor4d(Float32Array.from({ length: B * s * s * 3 }, () => rng.normal()), [B, s, s, 3]);
-  return { globals: [img(8), img(8)], locals: Array.from({ length: nLocal }, () => img(4)), labels: new Int32Array(B), batchSize: B, stats: {} };
+  return makeViewBatch({ globals: [img(8), img(8)], locals: Array.from({ length: nLocal }, () => img(4)), labels: new Int32Array(B) });
 }
 
 function disposeBatch(b: ViewBatch): void {
