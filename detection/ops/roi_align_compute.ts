@@ -8,8 +8,9 @@
  *   out[k, py, px, c] = 1 / count * sum over the grid's sample points of bilinear(features[b, :, :, c])
  *
  * A sample point outside [-1, H] x [-1, W] contributes 0; inside, it is clamped to the map and
- * interpolated from its 4 neighbours. Each sample is separable (a y tap pair and an x tap pair),
- * so the taps are computed once per axis per RoI; the inner loops run over C, contiguous in NHWC.
+ * interpolated from its 4 neighbours. The bilinear weights are separable (a y pair times an x
+ * pair), so the taps are computed once per axis per RoI (`axisTaps`); the inner loops run over C,
+ * contiguous in NHWC.
  * RoI geometry is rounded to float32 as torchvision computes it, so adaptive grid sizes agree.
  */
 export interface RoiAlignParams {
@@ -23,32 +24,42 @@ export interface RoiAlignParams {
 /** [batch, height, width, channels] of the feature map. */
 export type Nhwc = [number, number, number, number];
 
-/** One axis's sample taps for one RoI: per sample, low/high pixel index and weights (0 weights when outside). */
+/**
+ * One axis's taps for one RoI, per output bin: the pixel rows (or columns) its sample points
+ * interpolate from, duplicates merged, each with its summed weight divided by the axis's grid
+ * size (so a bin's value is sum over row taps x column taps of wy * wx * pixel). Merging matters:
+ * at FPN-assigned sizes a bin spans 1-2 pixels and its 2 samples share rows, so a bin reads
+ * 4-9 pixels instead of 16.
+ */
 interface AxisTaps {
-  lo: Int32Array;
-  hi: Int32Array;
-  wLo: Float64Array;
-  wHi: Float64Array;
-  valid: Uint8Array;
-  grid: number;
+  /** Bin p's taps are entries start[p] .. start[p + 1] - 1. */
+  start: Int32Array;
+  pixel: Int32Array;
+  weight: Float64Array;
 }
 
 const f32 = Math.fround;
 
-function axisTaps(start: number, bin: number, pooled: number, grid: number, size: number): AxisTaps {
-  const n = pooled * grid;
-  const t: AxisTaps = {
-    lo: new Int32Array(n),
-    hi: new Int32Array(n),
-    wLo: new Float64Array(n),
-    wHi: new Float64Array(n),
-    valid: new Uint8Array(n),
-    grid,
+function axisTaps(roiStart: number, bin: number, pooled: number, grid: number, size: number): AxisTaps {
+  const start = new Int32Array(pooled + 1);
+  const pixel = new Int32Array(pooled * grid * 2);
+  const weight = new Float64Array(pooled * grid * 2);
+  let n = 0;
+  const add = (from: number, px: number, w: number) => {
+    for (let j = from; j < n; j++) {
+      if (pixel[j] === px) {
+        weight[j] += w;
+        return;
+      }
+    }
+    pixel[n] = px;
+    weight[n++] = w;
   };
-  for (let p = 0, s = 0; p < pooled; p++) {
-    for (let i = 0; i < grid; i++, s++) {
-      let v = f32(f32(start + f32(p * bin)) + f32(f32((i + 0.5) * bin) / grid));
-      if (v < -1 || v > size) continue;
+  for (let p = 0; p < pooled; p++) {
+    start[p] = n;
+    for (let i = 0; i < grid; i++) {
+      let v = f32(f32(roiStart + f32(p * bin)) + f32(f32((i + 0.5) * bin) / grid));
+      if (v < -1 || v > size) continue; // outside the map: contributes 0
       if (v <= 0) v = 0;
       let lo = Math.floor(v);
       let hi: number;
@@ -59,14 +70,12 @@ function axisTaps(start: number, bin: number, pooled: number, grid: number, size
         hi = lo + 1;
       }
       const l = v - lo;
-      t.lo[s] = lo;
-      t.hi[s] = hi;
-      t.wLo[s] = 1 - l;
-      t.wHi[s] = l;
-      t.valid[s] = 1;
+      add(start[p], lo, (1 - l) / grid);
+      if (l > 0) add(start[p], hi, l / grid);
     }
   }
-  return t;
+  start[pooled] = n;
+  return { start, pixel, weight };
 }
 
 /** Geometry of RoI k: its image index and both axes' taps. */
@@ -114,45 +123,24 @@ export function roiAlignForward(
 ): void {
   const [, h, w, c] = shape;
   const { pooledHeight: oh, pooledWidth: ow } = p;
-  const acc = new Float64Array(c);
   const count = typeof which === 'number' ? which : which.length;
   for (let j = 0; j < count; j++) {
     const k = typeof which === 'number' ? j : which[j];
     const { b, ys, xs } = roiGeometry(rois, k, shape, p);
-    const gh = ys.grid;
-    const gw = xs.grid;
-    const inv = 1 / Math.max(gh * gw, 1);
     const base = b * h * w * c;
     for (let py = 0; py < oh; py++) {
       for (let px = 0; px < ow; px++) {
-        acc.fill(0);
-        for (let iy = py * gh; iy < (py + 1) * gh; iy++) {
-          if (!ys.valid[iy]) continue;
-          const rLo = base + ys.lo[iy] * w * c;
-          const rHi = base + ys.hi[iy] * w * c;
-          const hy = ys.wLo[iy];
-          const ly = ys.wHi[iy];
-          for (let ix = px * gw; ix < (px + 1) * gw; ix++) {
-            if (!xs.valid[ix]) continue;
-            const cLo = xs.lo[ix] * c;
-            const cHi = xs.hi[ix] * c;
-            const hx = xs.wLo[ix];
-            const lx = xs.wHi[ix];
-            const w1 = hy * hx;
-            const w2 = hy * lx;
-            const w3 = ly * hx;
-            const w4 = ly * lx;
-            const i1 = rLo + cLo;
-            const i2 = rLo + cHi;
-            const i3 = rHi + cLo;
-            const i4 = rHi + cHi;
-            for (let ch = 0; ch < c; ch++) {
-              acc[ch] += w1 * features[i1 + ch] + w2 * features[i2 + ch] + w3 * features[i3 + ch] + w4 * features[i4 + ch];
-            }
+        const o = ((k * oh + py) * ow + px) * c;
+        out.fill(0, o, o + c);
+        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
+          const row = base + ys.pixel[ty] * w * c;
+          const wy = ys.weight[ty];
+          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
+            const wt = wy * xs.weight[tx];
+            const i = row + xs.pixel[tx] * c;
+            for (let ch = 0; ch < c; ch++) out[o + ch] += wt * features[i + ch];
           }
         }
-        const o = ((k * oh + py) * ow + px) * c;
-        for (let ch = 0; ch < c; ch++) out[o + ch] = acc[ch] * inv;
       }
     }
   }
@@ -174,46 +162,21 @@ export function roiAlignBackward(
   const [, h, w, c] = shape;
   const { pooledHeight: oh, pooledWidth: ow } = p;
   dx.fill(0);
-  const g = new Float64Array(c);
   const count = typeof which === 'number' ? which : which.length;
   for (let j = 0; j < count; j++) {
     const k = typeof which === 'number' ? j : which[j];
     const { b, ys, xs } = roiGeometry(rois, k, shape, p);
-    const gh = ys.grid;
-    const gw = xs.grid;
-    const inv = 1 / Math.max(gh * gw, 1);
     const base = b * h * w * c;
     for (let py = 0; py < oh; py++) {
       for (let px = 0; px < ow; px++) {
         const o = ((k * oh + py) * ow + px) * c;
-        for (let ch = 0; ch < c; ch++) g[ch] = dy[o + ch] * inv;
-        for (let iy = py * gh; iy < (py + 1) * gh; iy++) {
-          if (!ys.valid[iy]) continue;
-          const rLo = base + ys.lo[iy] * w * c;
-          const rHi = base + ys.hi[iy] * w * c;
-          const hy = ys.wLo[iy];
-          const ly = ys.wHi[iy];
-          for (let ix = px * gw; ix < (px + 1) * gw; ix++) {
-            if (!xs.valid[ix]) continue;
-            const cLo = xs.lo[ix] * c;
-            const cHi = xs.hi[ix] * c;
-            const hx = xs.wLo[ix];
-            const lx = xs.wHi[ix];
-            const w1 = hy * hx;
-            const w2 = hy * lx;
-            const w3 = ly * hx;
-            const w4 = ly * lx;
-            const i1 = rLo + cLo;
-            const i2 = rLo + cHi;
-            const i3 = rHi + cLo;
-            const i4 = rHi + cHi;
-            for (let ch = 0; ch < c; ch++) {
-              const v = g[ch];
-              dx[i1 + ch] += w1 * v;
-              dx[i2 + ch] += w2 * v;
-              dx[i3 + ch] += w3 * v;
-              dx[i4 + ch] += w4 * v;
-            }
+        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
+          const row = base + ys.pixel[ty] * w * c;
+          const wy = ys.weight[ty];
+          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
+            const wt = wy * xs.weight[tx];
+            const i = row + xs.pixel[tx] * c;
+            for (let ch = 0; ch < c; ch++) dx[i + ch] += wt * dy[o + ch];
           }
         }
       }
