@@ -9,6 +9,7 @@ import { DetectionLoader } from '../../../detection/data/loader';
 import { writeShapesDataset } from '../../../detection/data/shapes';
 import type { CocoResult } from '../../../detection/coco/types';
 import { maskTargets } from '../../../detection/ops/mask_targets';
+import { detectAll } from '../../../detection/postprocess/detect_all';
 import { evaluateDetections, formatApTable, writeMetrics } from '../../../detection/postprocess/evaluate';
 import { toCocoResults, toOriginalImage, type Detections } from '../../../detection/postprocess/results';
 
@@ -106,6 +107,18 @@ describe('detection/postprocess: results, COCO JSON and evaluation', () => {
     expect(j.summary.bbox.AP).to.equal(100);
     expect(j.iterations).to.equal(3);
     expect(j.num_images).to.equal(6);
+  });
+
+  it('detectAll runs a detector over the evaluation loader and gives the same results', async () => {
+    const before = tf.memory().numTensors;
+    const loader = new DetectionLoader(ds, { mode: 'test', batchSize: 4, minSizes: 120, maxSize: 0 });
+    const byId = new Map(perfect.map((p) => [p.imageId, p.det]));
+    let batches = 0;
+    const { results, imageIds } = await detectAll(loader, ds, (b) => b.imageIds.map((id) => byId.get(id)!), { onBatch: () => batches++ });
+    expect(batches).to.equal(2);
+    expect(imageIds).to.deep.equal(perfect.map((p) => p.imageId));
+    expect(results).to.deep.equal(resultsOf(perfect));
+    expect(tf.memory().numTensors).to.equal(before);
   });
 
   it('no results is a valid (zero) evaluation, and nothing here leaks tensors', () => {
