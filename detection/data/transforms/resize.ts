@@ -73,6 +73,7 @@ export function resizeRgb(
   out: Float32Array = new Float32Array(dstH * dstW * 3),
 ): Float32Array {
   if (src.length < srcH * srcW * 3) throw new RangeError(`image buffer has ${src.length} bytes, expected ${srcH}x${srcW}x3`);
+  if (dstH === srcH && dstW === srcW) return copyScaled(src, srcH, srcW, flip, out);
   const hc = bilinearCoeffs(srcW, dstW);
   const vc = bilinearCoeffs(srcH, dstH);
   const tmp = new Float32Array(srcH * dstW * 3);
@@ -109,6 +110,20 @@ export function resizeRgb(
     for (let x = base; x < base + stride; x++) {
       const v = out[x];
       out[x] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+  return out;
+}
+
+/** Same size: PIL's filter reduces to one tap of weight 1, i.e. a copy (mirrored if asked). */
+function copyScaled(src: Uint8Array, h: number, w: number, flip: boolean, out: Float32Array): Float32Array {
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + x) * 3;
+      const d = (y * w + (flip ? w - 1 - x : x)) * 3;
+      out[d] = src[s] / 255;
+      out[d + 1] = src[s + 1] / 255;
+      out[d + 2] = src[s + 2] / 255;
     }
   }
   return out;
