@@ -7,3 +7,4 @@ export { shortestEdgeSize, resizeRgb, resizeMaskColMajor } from './transforms/re
 export { transformBoxes, transformPolygons, transformMask, transformTarget, clipAndFilter, type Geometry } from './transforms/geometry';
 export { padTo, paddedBatchSize, padInto } from './transforms/pad';
 export { generateShapes, writeShapesDataset, SHAPE_NAMES, type ShapesOptions, type ShapesDataset } from './shapes';
+export { singleImageBatch, type SingleImageOptions } from './single_image';

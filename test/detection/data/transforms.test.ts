@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import * as tf from '@tensorflow/tfjs-core';
+import { singleImageBatch } from '../../../detection/data/single_image';
 import { rleFrPoly } from '../../../detection/coco/polygon';
 import { decode, toCompressed } from '../../../detection/coco/mask';
 import { rleDecode, rleToBbox } from '../../../detection/coco/rle';
@@ -128,3 +130,20 @@ describe('detection/data transforms', () => {
 function rleFromObj(o: { counts: string }): Uint32Array {
   return countsFromString(o.counts);
 }
+
+describe('detection/data singleImageBatch', () => {
+  it('resizes one image at test size, pads to 32 and owns one tensor', async () => {
+    const before = tf.memory().numTensors;
+    const image = { width: 50, height: 30, data: new Uint8Array(50 * 30 * 3).fill(255) };
+    const b = singleImageBatch(image, { shortEdge: 60, maxSize: 90, imageId: 5 });
+    expect(b.images.shape).to.deep.equal([1, 64, 96, 3]);
+    expect(b.imageSizes).to.deep.equal([[54, 90]]);
+    expect(b.scales[0]).to.be.closeTo(1.8, 1e-12);
+    expect(b.imageIds).to.deep.equal([5]);
+    const px = (await b.images.data()) as Float32Array;
+    expect(px[0]).to.be.closeTo((1 - 0.485) / 0.229, 1e-5);
+    expect(px[(63 * 96 + 95) * 3]).to.equal(0);
+    b.dispose();
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+});
