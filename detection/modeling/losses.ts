@@ -1,8 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Sum over elements of BCE-with-logits, the stable form max(x, 0) - x y + log(1 + exp(-|x|)). */
-export function bceWithLogitsSum(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.softplus(tf.neg(tf.abs(logits))))) as tf.Scalar);
+/**
+ * Sum over elements of BCE-with-logits, the stable form max(x, 0) - x y + log(1 + exp(-|x|)),
+ * each element times `weights` when given (0 leaves it out).
+ */
+export function bceWithLogitsSum(logits: tf.Tensor, targets: tf.Tensor, weights?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const e = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.softplus(tf.neg(tf.abs(logits))));
+    return tf.sum(weights ? tf.mul(e, weights) : e) as tf.Scalar;
+  });
 }
 
 /**

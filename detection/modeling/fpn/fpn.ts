@@ -24,8 +24,9 @@ export function upsampleNearest(x: tf.Tensor4D, h: number, w: number): tf.Tensor
   if (h === ih && w === iw) return x.clone();
   return tf.tidy(() => {
     if (h === 2 * ih && w === 2 * iw) {
-      const y = tf.tile(tf.reshape(x, [n, ih, 1, iw, 1, c]), [1, 1, 2, 1, 2, 1]);
-      return tf.reshape(y, [n, h, w, c]);
+      // two rank-4 tiles (tfjs differentiates tile up to rank 4): columns, then rows
+      const cols = tf.reshape(tf.tile(tf.reshape(x, [n * ih, iw, 1, c]), [1, 1, 2, 1]), [n, ih, 1, w * c]);
+      return tf.reshape(tf.tile(cols, [1, 1, 2, 1]), [n, h, w, c]);
     }
     return tf.image.resizeNearestNeighbor(x, [h, w], false, false);
   });

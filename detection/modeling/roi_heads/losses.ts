@@ -18,11 +18,18 @@ export function fastRcnnLosses(
   variant: LossVariant,
 ): { loss_cls: tf.Scalar; loss_box_reg: tf.Scalar } {
   const [r, c] = classLogits.shape;
+  // dense mask over [R, C*4] (tf.gather's gradient needs UnsortedSegmentSum, absent on wasm)
+  const weight = new Float32Array(r * c * 4);
+  const target = new Float32Array(r * c * 4);
+  fgRows.forEach((row, j) => {
+    const o = (row * c + classes[row]) * 4;
+    weight.fill(1, o, o + 4);
+    target.set(regTargets.subarray(4 * j, 4 * j + 4), o);
+  });
   return tf.tidy(() => {
     const lossCls = crossEntropyMean(classLogits, classes);
-    const rows = Int32Array.from(fgRows, (row) => row * c + classes[row]);
-    const pred = tf.gather(tf.reshape(boxDeltas, [r * c, 4]), tf.tensor1d(rows, 'int32'));
-    const sum = smoothL1Sum(pred, tf.tensor2d(regTargets, [fgRows.length, 4]), variant === 'torchvision' ? 1 / 9 : 0);
+    const pred = tf.mul(boxDeltas, tf.tensor2d(weight, [r, c * 4]));
+    const sum = smoothL1Sum(pred, tf.tensor2d(target, [r, c * 4]), variant === 'torchvision' ? 1 / 9 : 0);
     return { loss_cls: lossCls, loss_box_reg: tf.div(sum, Math.max(r, 1)) as tf.Scalar };
   });
 }
@@ -36,8 +43,9 @@ export function maskLoss(maskLogits: tf.Tensor4D, classes: Int32Array, targets: 
   const [f, m, , c] = maskLogits.shape;
   if (f === 0) return tf.tidy(() => tf.mul(tf.sum(maskLogits), 0) as tf.Scalar);
   return tf.tidy(() => {
-    const byClass = tf.reshape(tf.transpose(maskLogits, [0, 3, 1, 2]), [f * c, m * m]);
-    const picked = tf.gather(byClass, tf.tensor1d(Int32Array.from(classes, (k, i) => i * c + k), 'int32'));
-    return tf.div(bceWithLogitsSum(picked, tf.tensor2d(targets, [f, m * m])), f * m * m) as tf.Scalar;
+    // the class channel by a one-hot weighted sum over channels (differentiable on every backend)
+    const onehot = tf.reshape(tf.oneHot(tf.tensor1d(classes, 'int32'), c), [f, 1, 1, c]);
+    const picked = tf.sum(tf.mul(maskLogits, onehot), 3);
+    return tf.div(bceWithLogitsSum(picked, tf.tensor3d(targets, [f, m, m])), f * m * m) as tf.Scalar;
   });
 }

@@ -40,43 +40,43 @@ export function rpnLosses(
     all.set(a, off);
     off += a.length;
   }
-  const clsIdx: number[] = [];
-  const clsTarget: number[] = [];
-  const locIdx: number[] = [];
-  const locTargets: number[] = [];
+  // Dense per-anchor weights and targets instead of gathering the sampled rows: tf.gather's
+  // gradient needs UnsortedSegmentSum, which the wasm backend lacks; the masked sums are cheap.
+  const clsWeight = new Float32Array(n * total);
+  const clsTarget = new Float32Array(n * total);
+  const locWeight = new Float32Array(n * total);
+  const locTarget = new Float32Array(n * total * 4);
+  let sampledCount = 0;
   for (let i = 0; i < n; i++) {
     const gt = gtBoxes[i];
     const nGt = gt.length / 4;
     const { matches, labels } = o.matcher.match(pairwiseIou(gt, all), nGt, total);
     const { positive, negative } = sampleBalanced(labels, o.batchSizePerImage, o.positiveFraction, o.rng);
-    for (const k of positive) {
-      clsIdx.push(i * total + k);
-      clsTarget.push(1);
-    }
-    for (const k of negative) {
-      clsIdx.push(i * total + k);
-      clsTarget.push(0);
-    }
-    if (positive.length > 0) {
-      const matched = new Float32Array(positive.length * 4);
-      const anc = new Float32Array(positive.length * 4);
-      positive.forEach((k, j) => {
-        matched.set(gt.subarray(4 * matches[k], 4 * matches[k] + 4), 4 * j);
-        anc.set(all.subarray(4 * k, 4 * k + 4), 4 * j);
-        locIdx.push(i * total + k);
-      });
-      for (const v of o.coder.encode(matched, anc)) locTargets.push(v);
-    }
+    sampledCount += positive.length + negative.length;
+    for (const k of negative) clsWeight[i * total + k] = 1;
+    if (positive.length === 0) continue;
+    const matched = new Float32Array(positive.length * 4);
+    const anc = new Float32Array(positive.length * 4);
+    positive.forEach((k, j) => {
+      clsWeight[i * total + k] = 1;
+      clsTarget[i * total + k] = 1;
+      locWeight[i * total + k] = 1;
+      matched.set(gt.subarray(4 * matches[k], 4 * matches[k] + 4), 4 * j);
+      anc.set(all.subarray(4 * k, 4 * k + 4), 4 * j);
+    });
+    const enc = o.coder.encode(matched, anc);
+    positive.forEach((k, j) => locTarget.set(enc.subarray(4 * j, 4 * j + 4), 4 * (i * total + k)));
   }
   return tf.tidy(() => {
     const flatLogits = tf.reshape(tf.concat(logits.map((l) => tf.reshape(l, [n, -1])), 1), [-1]);
     const flatDeltas = tf.reshape(tf.concat(deltas.map((d) => tf.reshape(d, [n, -1, 4])), 1), [-1, 4]);
-    const sampled = tf.gather(flatLogits, tf.tensor1d(clsIdx, 'int32'));
-    const cls = bceWithLogitsSum(sampled, tf.tensor1d(clsTarget));
-    const pred = tf.gather(flatDeltas, tf.tensor1d(locIdx, 'int32'));
-    const target = tf.tensor2d(locTargets, [locIdx.length, 4]);
+    const cls = bceWithLogitsSum(flatLogits, tf.tensor1d(clsTarget), tf.tensor1d(clsWeight));
+    const w = tf.tensor2d(locWeight, [n * total, 1]);
+    const target = tf.tensor2d(locTarget, [n * total, 4]);
+    // non-positive rows: prediction and target both masked to 0, so they add nothing
+    const pred = tf.mul(flatDeltas, w);
     if (o.variant === 'torchvision') {
-      const m = Math.max(clsIdx.length, 1);
+      const m = Math.max(sampledCount, 1);
       return { loss_rpn_cls: tf.div(cls, m) as tf.Scalar, loss_rpn_loc: tf.div(smoothL1Sum(pred, target, 1 / 9), m) as tf.Scalar };
     }
     const norm = o.batchSizePerImage * n;
