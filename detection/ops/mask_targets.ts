@@ -8,6 +8,10 @@
  * - RLE / bitmask: `BitMasks.crop_and_resize`: RoIAlign of the full-image 0/1 mask (spatial scale
  *   1, adaptive sampling, aligned), thresholded at 0.5. Computed on the host in float32 steps like
  *   torchvision's CPU kernel, so ties at exactly 0.5 resolve the same way.
+ *
+ * `style: 'torchvision'` gives torchvision's Mask R-CNN targets instead (project_masks_on_boxes):
+ * every mask as a full-image bitmask (polygon parts rasterised and OR-ed), RoIAlign unaligned
+ * with adaptive sampling, no threshold (soft targets in [0, 1]); for parity tests with it.
  */
 import { decode as decodeRleObj } from '../coco/mask';
 import { rleFrPoly } from '../coco/polygon';
@@ -16,23 +20,54 @@ import type { InstanceMask } from '../data/types';
 
 const f32 = Math.fround;
 
-/** [n*M*M] row-major 0/1 targets; masks[i] is cut by boxes[4i..4i+3] (xyxy, image pixels). */
-export function maskTargets(masks: readonly InstanceMask[], boxes: Float32Array, maskSize: number): Float32Array {
+export interface MaskTargetOptions {
+  /** 'detectron2' (default): binary targets as above; 'torchvision': soft, unaligned. */
+  style?: 'detectron2' | 'torchvision';
+  /** (h, w) of the image the polygons live in; needed for polygons in 'torchvision' style. */
+  imageSize?: readonly [number, number];
+}
+
+/** [n*M*M] row-major targets; masks[i] is cut by boxes[4i..4i+3] (xyxy, image pixels). */
+export function maskTargets(masks: readonly InstanceMask[], boxes: Float32Array, maskSize: number, o: MaskTargetOptions = {}): Float32Array {
   const n = masks.length;
   if (boxes.length !== 4 * n) throw new RangeError(`maskTargets: ${n} masks but ${boxes.length / 4} boxes`);
+  const tv = o.style === 'torchvision';
   const mm = maskSize * maskSize;
   const out = new Float32Array(n * mm);
+  // Full-image bitmasks, decoded once per mask object (proposals repeat their gt's mask).
+  const full = new Map<InstanceMask, { bits: Uint8Array; h: number; w: number }>();
+  const bitmask = (m: InstanceMask) => {
+    let b = full.get(m);
+    if (!b) {
+      b = fullBitmask(m, o.imageSize);
+      full.set(m, b);
+    }
+    return b;
+  };
   for (let i = 0; i < n; i++) {
     const box = boxes.subarray(4 * i, 4 * i + 4);
     const dst = out.subarray(i * mm, (i + 1) * mm);
     const m = masks[i];
-    if ('polygons' in m) rasterizePolygonsWithinBox(m.polygons, box, maskSize, dst);
+    if (!tv && 'polygons' in m) rasterizePolygonsWithinBox(m.polygons, box, maskSize, dst);
     else {
-      const [h, w] = m.rle.size;
-      cropResizeBitmask(decodeRleObj(m.rle), h, w, box, maskSize, dst);
+      const b = bitmask(m);
+      cropResizeBitmask(b.bits, b.h, b.w, box, maskSize, dst, tv ? { aligned: false, threshold: null } : {});
     }
   }
   return out;
+}
+
+/** A mask as a column-major full-image 0/1 array (polygon parts OR-ed). */
+function fullBitmask(m: InstanceMask, imageSize?: readonly [number, number]): { bits: Uint8Array; h: number; w: number } {
+  if ('rle' in m) return { bits: decodeRleObj(m.rle), h: m.rle.size[0], w: m.rle.size[1] };
+  if (!imageSize) throw new RangeError('maskTargets: polygons need options.imageSize in torchvision style');
+  const [h, w] = imageSize;
+  const bits = new Uint8Array(h * w);
+  for (const p of m.polygons) {
+    const part = rleDecode(rleFrPoly(p, h, w));
+    for (let k = 0; k < bits.length; k++) bits[k] |= part[k];
+  }
+  return { bits, h, w };
 }
 
 /**
@@ -44,13 +79,14 @@ export function maskTargetsForProposals(
   gtIndex: Int32Array,
   proposals: Float32Array,
   maskSize: number,
+  o: MaskTargetOptions = {},
 ): Float32Array {
   const masks = Array.from(gtIndex, (g) => {
     const m = gtMasks[g];
     if (!m) throw new RangeError(`maskTargetsForProposals: gt index ${g} out of range [0, ${gtMasks.length})`);
     return m;
   });
-  return maskTargets(masks, proposals, maskSize);
+  return maskTargets(masks, proposals, maskSize, o);
 }
 
 /** One instance's polygons inside `box` at M x M, row-major, into `out` (Detectron2's formula). */
@@ -78,15 +114,32 @@ export function rasterizePolygonsWithinBox(polygons: readonly number[][], box: A
 }
 
 /**
- * RoIAlign (aligned, spatial scale 1, sampling ratio ceil(side / M)) of a column-major h x w 0/1
- * mask over `box`, thresholded at 0.5, row-major M x M into `out`.
+ * RoIAlign (spatial scale 1, sampling ratio ceil(side / M), aligned by default) of a column-major
+ * h x w 0/1 mask over `box`, thresholded at 0.5 by default (null: the averages themselves),
+ * row-major M x M into `out`.
  */
-export function cropResizeBitmask(maskColMajor: Uint8Array, h: number, w: number, box: ArrayLike<number>, maskSize: number, out: Float32Array): void {
+export function cropResizeBitmask(
+  maskColMajor: Uint8Array,
+  h: number,
+  w: number,
+  box: ArrayLike<number>,
+  maskSize: number,
+  out: Float32Array,
+  o: { aligned?: boolean; threshold?: number | null } = {},
+): void {
   const M = maskSize;
-  const sx = f32(f32(box[0]) - 0.5);
-  const sy = f32(f32(box[1]) - 0.5);
-  const rw = f32(f32(f32(box[2]) - 0.5) - sx);
-  const rh = f32(f32(f32(box[3]) - 0.5) - sy);
+  const aligned = o.aligned ?? true;
+  const threshold = o.threshold === undefined ? 0.5 : o.threshold;
+  const off = aligned ? 0.5 : 0;
+  const sx = f32(f32(box[0]) - off);
+  const sy = f32(f32(box[1]) - off);
+  let rw = f32(f32(f32(box[2]) - off) - sx);
+  let rh = f32(f32(f32(box[3]) - off) - sy);
+  // Legacy (unaligned) RoIAlign forces RoIs to be at least 1 x 1.
+  if (!aligned) {
+    rw = Math.max(rw, 1);
+    rh = Math.max(rh, 1);
+  }
   const binW = f32(rw / M);
   const binH = f32(rh / M);
   // torchvision: ceil(roi_side / M) in float32, i.e. ceil of the bin size.
@@ -127,7 +180,8 @@ export function cropResizeBitmask(maskColMajor: Uint8Array, h: number, w: number
           acc = f32(acc + v);
         }
       }
-      out[ph * M + pw] = f32(acc / count) >= 0.5 ? 1 : 0;
+      const v = f32(acc / count);
+      out[ph * M + pw] = threshold === null ? v : v >= threshold ? 1 : 0;
     }
   }
 }

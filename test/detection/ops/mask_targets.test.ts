@@ -60,3 +60,21 @@ describe('detection/ops maskTargets (Detectron2 mask targets, test/fixtures/dete
     expect(() => maskTargetsForProposals(gt, Int32Array.from([2]), new Float32Array(4), M)).to.throw(/gt index 2/);
   });
 });
+
+describe("detection/ops maskTargets, torchvision style (project_masks_on_boxes)", () => {
+  const tv = (fixture as unknown as { torchvision: Array<{ polygons: number[][]; size: [number, number]; box: number[]; M: number; values: number[] }> }).torchvision;
+
+  it('gives soft targets from unaligned RoIAlign of the full-image masks', () => {
+    expect(tv.length).to.be.greaterThan(0);
+    tv.forEach((c, i) => {
+      const t = maskTargets([{ polygons: c.polygons }], Float32Array.from(c.box), c.M, { style: 'torchvision', imageSize: c.size });
+      expect(t.length).to.equal(c.M * c.M);
+      t.forEach((v, j) => expect(v, `case ${i} [${j}]`).to.be.closeTo(c.values[j], 1e-6));
+      if (i < 3) expect(c.values.some((v) => v > 0 && v < 1), `case ${i} has soft values`).to.equal(true);
+    });
+  });
+
+  it('needs the image size for polygons', () => {
+    expect(() => maskTargets([{ polygons: tv[0].polygons }], Float32Array.from(tv[0].box), 28, { style: 'torchvision' })).to.throw(/imageSize/);
+  });
+});
