@@ -3,6 +3,7 @@ export * from './module';
 export * from './init';
 export * from './linear';
 export * from './conv2d';
+export * from './conv_transpose2d';
 export * from './batchnorm';
 export * from './layernorm';
 export * from './activations';

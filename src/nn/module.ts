@@ -95,6 +95,27 @@ export abstract class Module {
     return this.namedParameters().reduce((n, p) => n + p.variable.size, 0);
   }
 
+  /** This module and every descendant, depth-first in registration order (torch's `modules()`). */
+  modules(): Module[] {
+    const out: Module[] = [this];
+    for (const child of this.children.values()) out.push(...child.modules());
+    return out;
+  }
+
+  /**
+   * Marks every parameter of this module and its descendants trainable or frozen (torch's
+   * `requires_grad_`): frozen ones get no gradient and are left out of `trainableVariables`.
+   */
+  setTrainable(trainable: boolean): this {
+    for (const m of this.modules()) {
+      for (const [name, p] of m.ownParams) {
+        p.variable.trainable = trainable;
+        m.ownParams.set(name, { ...p, trainable });
+      }
+    }
+    return this;
+  }
+
   train(mode = true): this {
     this.training = mode;
     for (const child of this.children.values()) child.train(mode);

@@ -1,0 +1,185 @@
+/**
+ * RoIAlign forward and backward on flat NHWC arrays (no tensors): the loops the registered
+ * kernels run, on the wasm heap or the cpu backend's buffers. torchvision's roi_align semantics:
+ *
+ *   off = aligned ? 0.5 : 0; (x1, y1, x2, y2) = roi * spatialScale - off
+ *   rw = x2 - x1, rh = y2 - y1 (unaligned: at least 1); bin = (rh / oh, rw / ow)
+ *   grid = samplingRatio > 0 ? samplingRatio : ceil(rh / oh) (resp. rw / ow); count = max(gh * gw, 1)
+ *   out[k, py, px, c] = 1 / count * sum over the grid's sample points of bilinear(features[b, :, :, c])
+ *
+ * A sample point outside [-1, H] x [-1, W] contributes 0; inside, it is clamped to the map and
+ * interpolated from its 4 neighbours. The bilinear weights are separable (a y pair times an x
+ * pair), so the taps are computed once per axis per RoI (`axisTaps`); the inner loops run over C,
+ * contiguous in NHWC.
+ * RoI geometry is rounded to float32 as torchvision computes it, so adaptive grid sizes agree.
+ */
+export interface RoiAlignParams {
+  pooledHeight: number;
+  pooledWidth: number;
+  spatialScale: number;
+  samplingRatio: number;
+  aligned: boolean;
+}
+
+/** [batch, height, width, channels] of the feature map. */
+export type Nhwc = [number, number, number, number];
+
+/**
+ * One axis's taps for one RoI, per output bin: the pixel rows (or columns) its sample points
+ * interpolate from, duplicates merged, each with its summed weight divided by the axis's grid
+ * size (so a bin's value is sum over row taps x column taps of wy * wx * pixel). Merging matters:
+ * at FPN-assigned sizes a bin spans 1-2 pixels and its 2 samples share rows, so a bin reads
+ * 4-9 pixels instead of 16.
+ */
+interface AxisTaps {
+  /** Bin p's taps are entries start[p] .. start[p + 1] - 1. */
+  start: Int32Array;
+  pixel: Int32Array;
+  weight: Float64Array;
+}
+
+const f32 = Math.fround;
+
+function axisTaps(roiStart: number, bin: number, pooled: number, grid: number, size: number): AxisTaps {
+  const start = new Int32Array(pooled + 1);
+  const pixel = new Int32Array(pooled * grid * 2);
+  const weight = new Float64Array(pooled * grid * 2);
+  let n = 0;
+  const add = (from: number, px: number, w: number) => {
+    for (let j = from; j < n; j++) {
+      if (pixel[j] === px) {
+        weight[j] += w;
+        return;
+      }
+    }
+    pixel[n] = px;
+    weight[n++] = w;
+  };
+  for (let p = 0; p < pooled; p++) {
+    start[p] = n;
+    for (let i = 0; i < grid; i++) {
+      let v = f32(f32(roiStart + f32(p * bin)) + f32(f32((i + 0.5) * bin) / grid));
+      if (v < -1 || v > size) continue; // outside the map: contributes 0
+      if (v <= 0) v = 0;
+      let lo = Math.floor(v);
+      let hi: number;
+      if (lo >= size - 1) {
+        hi = lo = size - 1;
+        v = lo;
+      } else {
+        hi = lo + 1;
+      }
+      const l = v - lo;
+      add(start[p], lo, (1 - l) / grid);
+      if (l > 0) add(start[p], hi, l / grid);
+    }
+  }
+  start[pooled] = n;
+  return { start, pixel, weight };
+}
+
+/** Geometry of RoI k: its image index and both axes' taps. */
+function roiGeometry(rois: ArrayLike<number>, k: number, shape: Nhwc, p: RoiAlignParams): { b: number; ys: AxisTaps; xs: AxisTaps } {
+  const [n, h, w] = shape;
+  const b = rois[5 * k];
+  if (!(Number.isInteger(b) && b >= 0 && b < n)) {
+    throw new Error(`roiAlign: roi ${k} has batch index ${b}, but the features hold ${n} image(s)`);
+  }
+  const off = p.aligned ? 0.5 : 0;
+  const scale = f32(p.spatialScale);
+  const x1 = f32(f32(rois[5 * k + 1] * scale) - off);
+  const y1 = f32(f32(rois[5 * k + 2] * scale) - off);
+  const x2 = f32(f32(rois[5 * k + 3] * scale) - off);
+  const y2 = f32(f32(rois[5 * k + 4] * scale) - off);
+  let rw = f32(x2 - x1);
+  let rh = f32(y2 - y1);
+  if (!p.aligned) {
+    rw = Math.max(rw, 1);
+    rh = Math.max(rh, 1);
+  }
+  const binH = f32(rh / p.pooledHeight);
+  const binW = f32(rw / p.pooledWidth);
+  const gh = p.samplingRatio > 0 ? p.samplingRatio : Math.ceil(f32(rh / p.pooledHeight));
+  const gw = p.samplingRatio > 0 ? p.samplingRatio : Math.ceil(f32(rw / p.pooledWidth));
+  return {
+    b,
+    ys: axisTaps(y1, binH, p.pooledHeight, Math.max(gh, 0), h),
+    xs: axisTaps(x1, binW, p.pooledWidth, Math.max(gw, 0), w),
+  };
+}
+
+/**
+ * features [N, H, W, C], rois [K, 5] -> out [K, oh, ow, C]: writes the rows of the RoIs listed in
+ * `which` (the first `which` RoIs when a number; the multi-level pooler passes each level's RoIs
+ * with that level's map).
+ */
+export function roiAlignForward(
+  features: Float32Array,
+  shape: Nhwc,
+  rois: ArrayLike<number>,
+  which: Int32Array | number,
+  p: RoiAlignParams,
+  out: Float32Array,
+): void {
+  const [, h, w, c] = shape;
+  const { pooledHeight: oh, pooledWidth: ow } = p;
+  const count = typeof which === 'number' ? which : which.length;
+  for (let j = 0; j < count; j++) {
+    const k = typeof which === 'number' ? j : which[j];
+    const { b, ys, xs } = roiGeometry(rois, k, shape, p);
+    const base = b * h * w * c;
+    for (let py = 0; py < oh; py++) {
+      for (let px = 0; px < ow; px++) {
+        const o = ((k * oh + py) * ow + px) * c;
+        out.fill(0, o, o + c);
+        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
+          const row = base + ys.pixel[ty] * w * c;
+          const wy = ys.weight[ty];
+          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
+            const wt = wy * xs.weight[tx];
+            const i = row + xs.pixel[tx] * c;
+            for (let ch = 0; ch < c; ch++) out[o + ch] += wt * features[i + ch];
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The backward w.r.t. the features: each sample point scatters dy / count into its 4 taps.
+ * dy [K, oh, ow, C] -> dx [N, H, W, C] (zeroed here, then accumulated over the RoIs in `which`:
+ * the first `which` RoIs when a number).
+ */
+export function roiAlignBackward(
+  dy: Float32Array,
+  rois: ArrayLike<number>,
+  which: Int32Array | number,
+  shape: Nhwc,
+  p: RoiAlignParams,
+  dx: Float32Array,
+): void {
+  const [, h, w, c] = shape;
+  const { pooledHeight: oh, pooledWidth: ow } = p;
+  dx.fill(0);
+  const count = typeof which === 'number' ? which : which.length;
+  for (let j = 0; j < count; j++) {
+    const k = typeof which === 'number' ? j : which[j];
+    const { b, ys, xs } = roiGeometry(rois, k, shape, p);
+    const base = b * h * w * c;
+    for (let py = 0; py < oh; py++) {
+      for (let px = 0; px < ow; px++) {
+        const o = ((k * oh + py) * ow + px) * c;
+        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
+          const row = base + ys.pixel[ty] * w * c;
+          const wy = ys.weight[ty];
+          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
+            const wt = wy * xs.weight[tx];
+            const i = row + xs.pixel[tx] * c;
+            for (let ch = 0; ch < c; ch++) dx[i + ch] += wt * dy[o + ch];
+          }
+        }
+      }
+    }
+  }
+}

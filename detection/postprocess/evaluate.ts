@@ -1,0 +1,78 @@
+/**
+ * COCO evaluation of detection results with our COCOeval: `bbox` and `segm` stats, the AP table
+ * Detectron2 prints (AP, AP50, AP75, APs, APm, APl in percent) and `metrics.json`.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { COCO } from '../coco/coco';
+import { COCOeval } from '../coco/cocoeval';
+import type { CocoResult } from '../coco/types';
+
+export type DetIouType = 'bbox' | 'segm';
+export const AP_NAMES = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'] as const;
+
+export interface DetectionMetrics {
+  /** COCOeval's 12 stats per evaluated type (fractions, -1 where undefined). */
+  stats: Partial<Record<DetIouType, number[]>>;
+  numImages: number;
+  numDetections: number;
+}
+
+/**
+ * Evaluates `results` against `gt` on `imgIds` (default: every image of gt). For `segm` the
+ * boxes are removed first so areas and boxes come from the masks (as Detectron2 does).
+ */
+export function evaluateDetections(
+  gt: COCO,
+  results: readonly CocoResult[],
+  o: { iouTypes?: DetIouType[]; imgIds?: number[]; printSummary?: boolean } = {},
+): DetectionMetrics {
+  const types = o.iouTypes ?? (results.length === 0 || results[0].segmentation ? ['bbox', 'segm'] : ['bbox']);
+  const stats: Partial<Record<DetIouType, number[]>> = {};
+  for (const t of types) {
+    const recs = t === 'segm' ? results.map(({ bbox: _drop, ...r }) => r) : results.map(({ segmentation: _drop, ...r }) => r);
+    if (t === 'segm' && recs.some((r) => !r.segmentation)) throw new Error('segm evaluation needs a segmentation in every result');
+    const E = new COCOeval(gt, gt.loadRes(recs), t);
+    if (o.imgIds) E.params.imgIds = [...o.imgIds];
+    E.evaluate();
+    E.accumulate();
+    stats[t] = E.summarize(o.printSummary ?? false);
+  }
+  const numImages = o.imgIds ? new Set(o.imgIds).size : gt.getImgIds().length;
+  return { stats, numImages, numDetections: results.length };
+}
+
+/** The six AP numbers of a stats array in percent (Detectron2's table); NaN where undefined. */
+export function apSummary(stats: readonly number[]): Record<(typeof AP_NAMES)[number], number> {
+  const r = {} as Record<(typeof AP_NAMES)[number], number>;
+  AP_NAMES.forEach((k, i) => (r[k] = stats[i] >= 0 ? stats[i] * 100 : NaN));
+  return r;
+}
+
+/** A markdown table: one row per evaluated type, the six AP columns. */
+export function formatApTable(m: DetectionMetrics): string {
+  const rows = ['| type | ' + AP_NAMES.join(' | ') + ' |', '|---|' + AP_NAMES.map(() => '---:').join('|') + '|'];
+  for (const t of ['bbox', 'segm'] as const) {
+    const s = m.stats[t];
+    if (!s) continue;
+    const ap = apSummary(s);
+    rows.push(`| ${t} | ` + AP_NAMES.map((k) => (Number.isNaN(ap[k]) ? 'nan' : ap[k].toFixed(3))).join(' | ') + ' |');
+  }
+  return rows.join('\n');
+}
+
+/** Writes `dir/metrics.json`: both 12-number stats arrays, their AP summaries and counts. */
+export function writeMetrics(dir: string, m: DetectionMetrics, extra: Record<string, unknown> = {}): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'metrics.json');
+  const summary: Record<string, Record<string, number | null>> = {};
+  for (const [t, s] of Object.entries(m.stats)) {
+    const ap = apSummary(s!);
+    summary[t] = Object.fromEntries(Object.entries(ap).map(([k, v]) => [k, Number.isNaN(v) ? null : v]));
+  }
+  const body = { ...extra, bbox: m.stats.bbox ?? null, segm: m.stats.segm ?? null, summary, num_images: m.numImages, num_detections: m.numDetections };
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(body, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+  return file;
+}
