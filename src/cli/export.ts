@@ -5,12 +5,11 @@ import { selectBackend } from '../core/backend';
 import { CheckpointStore, atomicWrite } from '../core/checkpoint';
 import { loadConfigFile, resolveConfig } from '../core/config';
 import { CheckpointError } from '../core/errors';
-import { registry } from '../core/registry';
-import { Rng } from '../core/rng';
 import type { Module } from '../nn/module';
 import { serializeSafetensors } from '../nn/safetensors';
 import { moduleStateDict } from '../nn/state_dict';
 import { backboneToTfjs } from '../../plugins/backbones/tfjs_graph';
+import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
 import { EvalInputError, loadBackboneWeights } from './eval_setup';
 import { withoutInitialWeights } from './weights_flags';
@@ -56,10 +55,11 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     const config = resolveConfig(withoutInitialWeights(runConfig(source, checkpointDir)));
     await selectBackend(args.backend);
     const name = config.backbone.name;
-    const backbone = registry.get('backbone', name).create(config.backbone.options, { rng: new Rng(config.trainer.seed) });
+    // The method names its evaluable backbone and the checkpoint prefix it is saved under.
+    const { module: backbone, prefix: savedPrefix } = buildEvaluableBackbone(config);
     const module = backbone as unknown as Module;
     try {
-      const prefix = loadBackboneWeights(backbone, checkpointDir);
+      const prefix = loadBackboneWeights(backbone, checkpointDir, savedPrefix);
       module.eval();
       const out = path.resolve(args.out);
       if (args.format === 'torchvision') {

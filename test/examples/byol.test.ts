@@ -151,7 +151,7 @@ describe('examples/byol (an out-of-tree method through --plugin)', function () {
       const batch = makeViews(10 + step, 4);
       const before = { t: w(target), o: w(online) };
       tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => m.loss(batch, ctx), params.map((p) => p.variable));
+        const { grads } = tf.variableGrads(() => m.loss(batch, ctx) as tf.Scalar, params.map((p) => p.variable));
         for (const p of params) p.variable.assign(tf.sub(p.variable, tf.mul(grads[p.variable.name], 0.1)));
         m.afterStep!(ctx);
       });

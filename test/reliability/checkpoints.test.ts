@@ -134,7 +134,7 @@ describe('reliability: checkpoints', () => {
           { format: 'pt' },
         ),
       );
-      expect(() => loadBackboneWeights(net as unknown as Backbone, dir)).to.throw(CheckpointError, /'student\.backbone\.weight'.*NaN/);
+      expect(() => loadBackboneWeights(net as unknown as Backbone, dir, 'student.backbone.')).to.throw(CheckpointError, /'student\.backbone\.weight'.*NaN/);
       net.dispose();
     });
   });
