@@ -23,11 +23,13 @@ async function main() {
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
-    await page.waitForFunction(
-      (s) => Number((document.getElementById('step').textContent || '').split('/')[0]) >= s,
-      { timeout: 0, polling: 500 },
-      Number(step),
-    );
+    // Polled from here: one long in-page wait would outlast puppeteer's protocol timeout.
+    for (;;) {
+      const now = await page.$eval('#step', (el) => Number((el.textContent || '').split('/')[0]));
+      if (now >= Number(step)) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // let the charts redraw
     await page.screenshot({ path: out });
   } finally {
     await browser.close();

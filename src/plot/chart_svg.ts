@@ -106,11 +106,12 @@ function panel(runs: RunSeries[], metric: string, X: number, Y: number, w: numbe
   const sx = (x: number): number => L + ((x - xmin) / (xmax - xmin)) * iw;
   const sy = (y: number): number => T + (1 - (y - ylo) / (yhi - ylo)) * ih;
   const ydec = decimals(yt);
+  const yexp = Math.max(...yt.map(Math.abs)) < 1e-2;
   for (const t of yt) {
     if (t < ylo || t > yhi) continue;
     const py = sy(t).toFixed(1);
     parts.push(`<line x1="${L}" x2="${L + iw}" y1="${py}" y2="${py}" stroke="#e6e6e6"/>`);
-    parts.push(`<text x="${L - 5}" y="${py}" font-size="11" text-anchor="end" dominant-baseline="middle" fill="#444">${fmtTick(t, ydec)}</text>`);
+    parts.push(`<text x="${L - 5}" y="${py}" font-size="11" text-anchor="end" dominant-baseline="middle" fill="#444">${fmtTick(t, ydec, yexp)}</text>`);
   }
   for (const t of xt) {
     if (t < xmin || t > xmax) continue;
@@ -171,9 +172,10 @@ function decimals(ticks: number[]): number {
   return Math.max(0, Math.min(10, -Math.floor(Math.log10(step) + 1e-9)));
 }
 
-function fmtTick(v: number, dec: number): string {
+/** One style per axis: small scales (lr) all in exponent form, so 1.0e-3 and 5.0e-4 line up. */
+function fmtTick(v: number, dec: number, exp = false): string {
   if (v === 0) return '0';
-  if (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e6) return v.toExponential(1);
+  if (exp || Math.abs(v) >= 1e6) return v.toExponential(1);
   return v.toFixed(dec);
 }
 

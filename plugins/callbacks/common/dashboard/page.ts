@@ -102,7 +102,7 @@ function panelFor(name, group) {
   let el = document.querySelector('.panel[data-metric="' + CSS.escape(name) + '"]');
   if (el) return el;
   el = document.createElement('div'); el.className = 'panel'; el.dataset.metric = name; el.dataset.group = group;
-  el.innerHTML = '<h3><span></span><small></small></h3><svg width="310" height="150" viewBox="0 0 310 150"></svg>';
+  el.innerHTML = '<h3><span></span><small></small></h3><svg width="100%" viewBox="0 0 310 150"></svg>';
   el.querySelector('h3 span').textContent = name;
   const charts = $('charts');
   const rank = (g, n) => ORDER.indexOf(g) * 1000 + (n === 'loss' ? 0 : 1);
