@@ -1,7 +1,7 @@
 import type { BatchSource, Dataset, ImageViews, ViewBatch, ViewSampler } from '../src/core/interfaces';
 import type { Rng, RngState } from '../src/core/rng';
 import { ConfigError } from '../src/core/errors';
-import { meanPixelScale, meanPsRatio } from '../plugins/views/ps_ratio';
+import { meanPixelScale, meanPsRatio } from './pixel_scale';
 import { toViewBatch, type HostBatch } from './host_batch';
 import { deriveRng, seedState } from './seed';
 import { forEachLimited, ReadableItems, type SkipHandler } from './readable';

@@ -61,6 +61,17 @@ export class ImageFolderDataset implements Dataset {
         `no images (${options.extensions.join(', ')}) in class folders under '${this.dir}'`,
       );
     }
+    // Flag it here, not when an evaluation later finds a class with no examples (torchvision does too).
+    const counts = new Int32Array(this.index.classNames.length);
+    for (const l of this.index.labels) counts[l]++;
+    const empty = this.index.classNames.filter((_, c) => counts[c] === 0);
+    if (empty.length) {
+      throw new ConfigError(
+        'data.root',
+        `class folder${empty.length > 1 ? 's' : ''} ${empty.map((c) => `'${path.join(this.dir, c)}'`).join(', ')} ` +
+          `hold${empty.length > 1 ? '' : 's'} no images (${options.extensions.join(', ')}): add images or remove the folder`,
+      );
+    }
     this.length = this.index.files.length;
     this.classNames = this.index.classNames;
     this.cache = options.cache ? new Map() : null;

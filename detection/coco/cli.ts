@@ -120,7 +120,10 @@ function readJson(file: string, what: string): unknown {
 }
 
 /** Runs the evaluation; returns the stats and printed lines. */
-export function runCocoEval(opts: CocoEvalOptions): { stats: number[]; lines: string[] } {
+export function runCocoEval(
+  opts: CocoEvalOptions,
+  onProgress?: (done: number, total: number) => void,
+): { stats: number[]; lines: string[] } {
   const gtData = readJson(opts.gt, 'ground truth');
   if (gtData === null || typeof gtData !== 'object' || Array.isArray(gtData)) {
     throw new CocoFormatError(opts.gt, 'ground truth must be a JSON object with "images", "annotations" and "categories"');
@@ -138,6 +141,7 @@ export function runCocoEval(opts: CocoEvalOptions): { stats: number[]; lines: st
   if (opts.maxDets) E.params.maxDets = opts.maxDets;
   if (opts.imgIds) E.params.imgIds = opts.imgIds;
   if (opts.catIds) E.params.catIds = opts.catIds;
+  E.onProgress = onProgress;
   E.evaluate();
   E.accumulate();
   const stats = E.summarize();
@@ -166,7 +170,12 @@ function checkGt(d: Record<string, unknown[]>, file: string): void {
   });
 }
 
-export async function cocoEvalMain(argv: string[], io: CliIo = defaultIo): Promise<number> {
+/** `onProgress` reports the matching phase (the long one) to the caller's progress display. */
+export async function cocoEvalMain(
+  argv: string[],
+  io: CliIo = defaultIo,
+  onProgress?: (done: number, total: number) => void,
+): Promise<number> {
   let opts: CocoEvalOptions;
   try {
     opts = parseCocoEvalArgs(argv);
@@ -179,7 +188,7 @@ export async function cocoEvalMain(argv: string[], io: CliIo = defaultIo): Promi
     throw e;
   }
   try {
-    const { stats, lines } = runCocoEval(opts);
+    const { stats, lines } = runCocoEval(opts, onProgress);
     for (const l of lines) io.out(l);
     if (opts.json) fs.writeFileSync(opts.json, `${JSON.stringify({ iouType: opts.iouType, stats }, null, 2)}\n`);
     return 0;

@@ -32,6 +32,8 @@ export class COCOeval {
   stats: number[] = [];
   /** The summary lines as pycocotools prints them (filled by summarize). */
   summaryLines: string[] = [];
+  /** Called during evaluate() with the (category, image) cells done and their total. */
+  onProgress?: (done: number, total: number) => void;
   private evalResult: EvalResult | null = null;
   private acc: Accumulated | null = null;
 
@@ -47,7 +49,7 @@ export class COCOeval {
     p.imgIds = uniqueSorted(p.imgIds);
     if (p.useCats) p.catIds = uniqueSorted(p.catIds);
     p.maxDets = [...p.maxDets].sort((a, b) => a - b);
-    this.evalResult = evaluate(this.cocoGt, this.cocoDt, p.clone());
+    this.evalResult = evaluate(this.cocoGt, this.cocoDt, p.clone(), this.onProgress);
     this.acc = null;
   }
 

@@ -45,7 +45,8 @@ export interface EvalResult {
 }
 
 /** Runs the evaluation; `p` must already be normalised (see COCOeval.evaluate). */
-export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
+/** `onProgress(done, total)` is called about every 1% of the (category, image) cells and at the end. */
+export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params, onProgress?: (done: number, total: number) => void): EvalResult {
   const useCats = !!p.useCats;
   const catIds = useCats ? p.catIds : [-1];
   const imgIds = p.imgIds;
@@ -119,7 +120,9 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
   const gtMatch = new Int32Array(A * T * nG).fill(-1);
 
   let ious = new Float64Array(256);
+  const every = Math.max(1, Math.floor((K * I) / 100));
   for (let c = 0; c < K * I; c++) {
+    if (onProgress && c % every === 0) onProgress(c, K * I);
     const g0 = gt.start[c];
     const G = gt.start[c + 1] - g0;
     const d0 = dt.start[c];
@@ -188,6 +191,7 @@ export function evaluate(gtIndex: COCO, dtIndex: COCO, p: Params): EvalResult {
       }
     }
   }
+  onProgress?.(K * I, K * I);
 
   return {
     params: p,

@@ -10,6 +10,7 @@ import { BatchNorm2d } from '../../src/nn/batchnorm';
 import { globalAvgPool } from '../../src/nn/pool';
 import { ConvBNAct } from './conv_bn_act';
 import type { FeatureInfo, FeatureMap, MultiScaleBackbone } from './features';
+import { initFromWeights, weightsOptionShape } from './weights_option';
 
 /**
  * torchvision's _make_divisible (from the TF slim code): round to the nearest multiple of
@@ -157,6 +158,7 @@ export const mobileNetV2Schema = z
     width: z.number().positive().default(1.0),
     round_nearest: z.number().int().positive().default(8),
     small_input: z.boolean().default(false),
+    ...weightsOptionShape,
   })
   .strict();
 
@@ -165,5 +167,5 @@ registerPlugin({
   name: 'mobilenetv2',
   description: 'torchvision MobileNetV2 (no classifier), width multiplier, optional small-input stem',
   schema: mobileNetV2Schema,
-  create: (o, { rng }) => new MobileNetV2(o, rng),
+  create: (o, { rng }) => initFromWeights(new MobileNetV2(o, rng), o),
 });

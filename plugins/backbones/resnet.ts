@@ -9,6 +9,7 @@ import { Conv2d } from '../../src/nn/conv2d';
 import { BatchNorm2d } from '../../src/nn/batchnorm';
 import { globalAvgPool, maxPool2d } from '../../src/nn/pool';
 import type { FeatureInfo, FeatureMap, MultiScaleBackbone } from './features';
+import { initFromWeights, weightsOptionShape } from './weights_option';
 
 function conv(inC: number, outC: number, k: number, stride: number, rng: Rng): Conv2d {
   return new Conv2d(inC, outC, k, rng, { stride, padding: (k - 1) >> 1, init: 'kaiming_normal' });
@@ -190,6 +191,7 @@ export const resNetSchema = z
   .object({
     small_input: z.boolean().default(false),
     zero_init_residual: z.boolean().default(false),
+    ...weightsOptionShape,
   })
   .strict();
 
@@ -200,6 +202,6 @@ for (const depth of [18, 34, 50] as const) {
     name: `resnet${depth}`,
     description: `torchvision ResNet-${depth} (no fc), optional CIFAR-style small-input stem`,
     schema: resNetSchema,
-    create: (o, { rng }) => new ResNet({ depth, ...o }, rng),
+    create: (o, { rng }) => initFromWeights(new ResNet({ depth, ...o }, rng), o),
   });
 }

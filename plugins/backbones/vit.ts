@@ -11,6 +11,7 @@ import { LayerNorm } from '../../src/nn/layernorm';
 import { gelu } from '../../src/nn/activations';
 import { truncNormal } from '../../src/nn/init';
 import { recordMacs } from '../../src/nn/macs';
+import { initFromWeights, weightsOptionShape } from './weights_option';
 
 /**
  * DINO's Vision Transformer (facebookresearch/dino vision_transformer.py, = timm's VisionTransformer
@@ -311,6 +312,7 @@ export const vitSchema = z
       .number()
       .default(0)
       .refine((v) => v === 0, { message: 'drop_path_rate must be 0: stochastic depth is not implemented' }),
+    ...weightsOptionShape,
   })
   .strict();
 export type ViTPluginOptions = z.output<typeof vitSchema>;
@@ -334,6 +336,6 @@ for (const arch of Object.keys(VIT_ARCHS) as (keyof typeof VIT_ARCHS)[]) {
     name: arch,
     description: `DINO ViT (embed ${a.embedDim}, depth ${a.depth}, ${a.numHeads} heads), cls-token output, bicubic pos-embed interpolation`,
     schema: vitSchema,
-    create: (o, { rng }) => createViT(arch, o, rng),
+    create: (o, { rng }) => initFromWeights(createViT(arch, o, rng), o),
   });
 }

@@ -2,3 +2,5 @@
 import './progress';
 import './jsonl';
 import './checkpoint';
+import './tensorboard';
+import './knn_monitor';

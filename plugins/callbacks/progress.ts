@@ -1,20 +1,26 @@
 import { z } from 'zod';
-import type { Subscription } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import { registerPlugin } from '../../src/core/registry';
+import type { TrainerEvent } from '../../src/core/events';
 import type { Callback } from '../../src/core/interfaces';
-import { formatDuration } from './format';
+import { MetricStore } from '../../src/core/metric_store';
+import { isQuiet, ProgressReporter } from '../../src/core/progress';
 
 const schema = z
   .object({
-    /** Print every N steps (a TTY redraws one line every step regardless). */
+    /** A permanent line every N steps (a TTY also redraws one line in place in between). */
     every_steps: z.number().int().positive().default(10),
-    /** Smoothing of the images/s figure (EMA factor of the newest step). */
-    smoothing: z.number().gt(0).lte(1).default(0.3),
+    /** images/s and ETA: median over this many recent steps (from the run's metric store). */
+    window: z.number().int().positive().default(20),
     bar_width: z.number().int().nonnegative().default(24),
   })
   .strict();
 
-/** Writes one human-readable progress line: step, epoch, loss, lr, images/s, ETA. */
+/**
+ * Pre-training progress on the terminal: step, epoch, loss terms, lr, images/s and ETA, read
+ * from the run's MetricStore; run start/end, checkpoints and warnings on their own lines.
+ * `--quiet` silences all of it but warnings and errors.
+ */
 export class ProgressCallback implements Callback {
   readonly name = 'progress';
   constructor(
@@ -22,66 +28,61 @@ export class ProgressCallback implements Callback {
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
   ) {}
 
-  attach(events$: import('rxjs').Observable<import('../../src/core/events').TrainerEvent>): Subscription {
-    let ips = 0;
-    let startStep = 0;
-    let pendingNewline = false;
-    const tty = !!this.out.isTTY;
-    const write = (line: string, transient: boolean): void => {
-      if (tty && transient) {
-        this.out.write(`\r\x1b[2K${line}`);
-        pendingNewline = true;
-      } else {
-        if (pendingNewline) this.out.write('\n');
-        pendingNewline = false;
-        this.out.write(line + '\n');
-      }
+  attach(events$: Observable<TrainerEvent>): Subscription {
+    const store = MetricStore.for(events$);
+    let bar: ProgressReporter | null = null;
+    const say = (line: string, important = false): void => {
+      if (isQuiet() && !important) return;
+      if (bar) bar.log(line);
+      else this.out.write(line + '\n');
     };
     return events$.subscribe((e) => {
       switch (e.type) {
         case 'run:start':
-          startStep = e.startStep;
-          write(
+          bar = new ProgressReporter(
+            'step',
+            e.totalSteps,
+            { stream: this.out, unit: 'img', barWidth: this.opts.bar_width, everyMs: Infinity },
+            e.startStep,
+          );
+          say(
             `sslight: backend ${e.backend}, ${e.totalSteps} steps (${e.stepsPerEpoch}/epoch)` +
               (e.resumedFrom ? `, resumed at step ${e.startStep} from ${e.resumedFrom}` : '') +
               (e.runDir ? `, output ${e.runDir}` : ''),
-            false,
           );
           break;
         case 'step:end': {
-          ips = e.step - startStep <= 1 ? e.images_per_s : this.opts.smoothing * e.images_per_s + (1 - this.opts.smoothing) * ips;
-          const left = e.totalSteps - e.step;
-          const batch = (e.images_per_s * e.step_ms) / 1000;
-          const eta = ips > 0 ? (left * batch) / ips : NaN;
-          const frac = e.totalSteps ? e.step / e.totalSteps : 0;
-          const w = this.opts.bar_width;
-          const bar = w ? `[${'#'.repeat(Math.round(frac * w)).padEnd(w, '.')}] ` : '';
+          if (!bar) bar = new ProgressReporter('step', e.totalSteps, { stream: this.out, unit: 'img', everyMs: Infinity });
+          bar.total = e.totalSteps;
           const extra = Object.entries(e.losses)
             .filter(([k]) => k !== 'loss')
             .map(([k, v]) => ` ${k} ${v.toFixed(4)}`)
             .join('');
-          const line =
-            `${bar}step ${e.step}/${e.totalSteps} ep ${e.epoch} loss ${e.losses.loss.toFixed(4)}${extra} ` +
-            `lr ${e.lr.toExponential(3)} ${ips.toFixed(1)} img/s ETA ${formatDuration(eta)}`;
-          const periodic = e.step % this.opts.every_steps === 0 || e.step === e.totalSteps;
-          if (tty) write(line, !periodic);
-          else if (periodic) write(line, false);
+          bar.update(e.step, {
+            suffix: `ep ${e.epoch} loss ${e.losses.loss.toFixed(4)}${extra} lr ${e.lr.toExponential(3)}`,
+            rate: store.median('images_per_s', this.opts.window),
+            eta: store.etaSeconds(this.opts.window),
+            force: e.step % this.opts.every_steps === 0 || e.step === e.totalSteps,
+          });
           break;
         }
         case 'checkpoint:saved':
-          write(`checkpoint saved: ${e.path}`, false);
+          say(`checkpoint saved: ${e.path}`);
           break;
         case 'warning':
-          write(`warning (step ${e.step}): ${e.message}`, false);
+          say(`warning (step ${e.step}): ${e.message}`, true);
           break;
         case 'data:skipped':
-          write(`skipped unreadable image ${e.source}: ${e.reason} (${e.skippedTotal} skipped so far)`, false);
+          say(`skipped unreadable image ${e.source}: ${e.reason} (${e.skippedTotal} skipped so far)`, true);
+          break;
+        case 'eval:end':
+          say(`eval at step ${e.step}: ${Object.entries(e.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
           break;
         case 'run:end':
-          write(`run ended at step ${e.step} (${e.reason})`, false);
+          say(`run ended at step ${e.step} (${e.reason})`);
           break;
         case 'run:error':
-          write(`run failed at step ${e.step}: ${e.error}`, false);
+          say(`run failed at step ${e.step}: ${e.error}`, true);
           break;
         default:
           break;

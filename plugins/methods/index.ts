@@ -4,7 +4,8 @@ import './swav/swav';
 import './mocov2/mocov2';
 
 export { Dino, dinoSchema, DinoNetwork, type DinoOptions } from './dino/dino';
-export { MultiCropNetwork } from './common/multicrop';
-export { DinoHead, WeightNormLinear, l2Normalize } from './dino/head';
-export { dinoLoss, pairWeights, pairCounts, equivalentAlpha, updateCenter, teacherEntropies } from './dino/loss';
-export { EmaUpdater, emaUpdate } from './common/ema';
+export { Swav, swavSchema, SwavNetwork, type SwavOptions } from './swav/swav';
+export { Mocov2, mocov2Schema, type Mocov2Options } from './mocov2/mocov2';
+export { DinoHead, WeightNormLinear } from './dino/head';
+export { dinoLoss, updateCenter, teacherEntropies } from './dino/loss';
+export * from './common';

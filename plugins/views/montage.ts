@@ -36,3 +36,16 @@ export function viewsMontage(
   }
   return { width, height, data };
 }
+
+/** Montage rows one under another, white between. */
+export function stackRows(rows: RawImage[], pad: number): RawImage {
+  const width = Math.max(...rows.map((r) => r.width));
+  const height = rows.reduce((h, r) => h + r.height, 0) + pad * Math.max(0, rows.length - 1);
+  const data = new Uint8Array(width * height * 3).fill(255);
+  let y0 = 0;
+  for (const r of rows) {
+    for (let y = 0; y < r.height; y++) data.set(r.data.subarray(y * r.width * 3, (y + 1) * r.width * 3), ((y0 + y) * width) * 3);
+    y0 += r.height + pad;
+  }
+  return { width, height, data };
+}

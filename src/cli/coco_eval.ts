@@ -1,3 +1,4 @@
+import { progress, type ProgressReporter } from '../core/progress';
 import type { CommandModule } from 'yargs';
 
 /**
@@ -11,3 +12,13 @@ export const cocoEvalCommand: CommandModule = {
     '[--use-cats 0|1] [--max-dets 1,10,100] [--img-ids ..] [--cat-ids ..] [--json OUT.json]',
   handler: () => undefined,
 };
+
+/** Terminal progress of the matching phase of a COCO evaluation (see src/core/progress.ts). */
+export function cocoEvalProgress(): (done: number, total: number) => void {
+  let bar: ProgressReporter | null = null;
+  return (done, total) => {
+    bar ??= progress('coco-eval matching', total, { unit: 'cells' });
+    bar.update(done);
+    if (done >= total) bar.done();
+  };
+}

@@ -3,7 +3,7 @@ import * as path from 'path';
 import type { Argv } from 'yargs';
 import { applySet, loadConfigFile, resolveConfig, type ResolvedConfig } from '../core/config';
 import { selectBackend } from '../core/backend';
-import { CheckpointStore } from '../core/checkpoint';
+import { assertFiniteTensors, CheckpointStore } from '../core/checkpoint';
 import { CheckpointError, SslightError } from '../core/errors';
 import type { Backbone, Dataset } from '../core/interfaces';
 import { registry } from '../core/registry';
@@ -11,7 +11,10 @@ import { Rng } from '../core/rng';
 import { decodeSafetensors } from '../nn/safetensors';
 import { loadModuleStateDict } from '../nn/state_dict';
 import { balancedSubset } from '../eval/features';
+import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
+import type { Module } from '../nn/module';
+import { applyWeightsFlags, weightsOptions, withoutInitialWeights } from './weights_flags';
 
 // What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
 // loading the backbone weights, choosing the images, and writing the result.
@@ -33,16 +36,18 @@ export interface EvalArgs {
   'max-train'?: number;
   'max-test'?: number;
   'random-init'?: boolean;
+  /** Foreign weights (`--weights FILE [--backbone NAME]`) instead of a run's checkpoint. */
+  weights?: string;
+  'weights-prefix'?: string;
+  strict?: boolean;
+  backbone?: string;
 }
-
-/** Where the backbone's weights live in model.safetensors, by method (DINO/SwAV, MoCo-v2). */
-export const BACKBONE_PREFIXES = ['student.backbone.', 'encoder_q.backbone.'] as const;
 
 /** DINO's eval transform keeps 224 of 256: the centre crop is 0.875 of the short side. */
 export const EVAL_CROP_FRACTION = 0.875;
 
 export function evalOptions<T>(y: Argv<T>): Argv<T> {
-  return y
+  return weightsOptions(y)
     .option('run', { type: 'string', describe: 'run directory (its config.yaml and checkpoints/latest)' })
     .option('checkpoint', { type: 'string', describe: 'checkpoint directory (or a run directory)' })
     .option('config', { type: 'string', describe: 'YAML config (default: the run\'s config.yaml)' })
@@ -52,12 +57,16 @@ export function evalOptions<T>(y: Argv<T>): Argv<T> {
     .option('image-size', { type: 'number', describe: 'eval crop size (default: views.global_crop_size, else 224)' })
     .option('max-train', { type: 'number', describe: 'use at most N train images (class-balanced subset)' })
     .option('max-test', { type: 'number', describe: 'use at most N test images (class-balanced subset)' })
-    .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' }) as unknown as Argv<T>;
+    .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' })
+    .option('backbone', { type: 'string', describe: 'with --weights: the backbone plugin (replaces the config\'s; options via --set backbone.k=v)' }) as unknown as Argv<T>;
 }
 
 export interface EvalSetup {
   config: ResolvedConfig;
+  /** The method's evaluable backbone (SSLMethod.evaluableBackbone). */
   backbone: Backbone;
+  /** Prefix of its weights in model.safetensors (e.g. `student.backbone.`). */
+  prefix: string;
   /** Checkpoint the weights came from; null with --random-init. */
   checkpointDir: string | null;
   /** Training step of that checkpoint (state.json), or null. */
@@ -83,7 +92,9 @@ export function positiveInt(name: string, v: number | undefined): void {
 export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   loadPlugins(args.plugin);
   if (args.run && args.checkpoint) throw new EvalInputError('give either --run or --checkpoint, not both');
-  if (!args.run && !args.checkpoint && !(args['random-init'] && args.config)) {
+  if (args.weights && (args.checkpoint || args['random-init'])) throw new EvalInputError('--weights evaluates a weights file: leave out --checkpoint and --random-init');
+  if (args.weights && !args.config && !args.run) throw new EvalInputError('--weights needs --config FILE for the data (and views) to evaluate on');
+  if (!args.run && !args.checkpoint && !args.weights && !(args['random-init'] && args.config)) {
     throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE)');
   }
   for (const n of ['image-size', 'max-train', 'max-test'] as const) positiveInt(n, args[n]);
@@ -95,7 +106,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   if (source) {
     try {
       // With --random-init a checkpoint is only a place to find the config: none is fine.
-      checkpointDir = CheckpointStore.resolve(source, !args['random-init']);
+      checkpointDir = CheckpointStore.resolve(source, !args['random-init'] && !args.weights);
     } catch (e) {
       if (e instanceof CheckpointError) throw new EvalInputError(e.message);
       throw e;
@@ -113,16 +124,28 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   } else {
     throw new EvalInputError(`no config found for ${source}: pass --config FILE`);
   }
+  doc = withoutInitialWeights(doc); // weights come from the checkpoint or --weights
+  if (args.backbone) doc = { ...doc, backbone: { name: args.backbone } };
   for (const s of args.set ?? []) doc = applySet(doc, s);
   const config = resolveConfig(doc);
 
   const backend = await selectBackend(args.backend);
   process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
 
-  const backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
-    rng: new Rng(config.trainer.seed),
-  });
-  if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir);
+  // The method names its backbone and where the checkpoint keeps it, so any method (built in or
+  // --plugin) can be evaluated; foreign weights (--weights) go into the config's backbone instead.
+  let backbone: Backbone;
+  let prefix: string;
+  if (args.weights) {
+    backbone = registry.get('backbone', config.backbone.name).create(config.backbone.options, {
+      rng: new Rng(config.trainer.seed),
+    });
+    applyWeightsFlags(backbone as unknown as Module, args);
+    prefix = args['weights-prefix'] ?? '';
+  } else {
+    ({ module: backbone, prefix } = buildEvaluableBackbone(config));
+    if (checkpointDir && !args['random-init']) loadBackboneWeights(backbone, checkpointDir, prefix);
+  }
 
   const datasetDef = registry.get('dataset', config.data.name);
   const train = datasetDef.create(config.data.options, { split: 'train' });
@@ -138,8 +161,9 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   return {
     config,
     backbone,
-    checkpointDir: args['random-init'] ? null : checkpointDir,
-    step: !args['random-init'] && state && typeof state.step === 'number' ? state.step : null,
+    prefix,
+    checkpointDir: args['random-init'] || args.weights ? null : checkpointDir,
+    step: !args['random-init'] && !args.weights && state && typeof state.step === 'number' ? state.step : null,
     runDir,
     train,
     test,
@@ -150,8 +174,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   };
 }
 
-/** Load `<prefix>*` (student.backbone.* for DINO/SwAV) of model.safetensors into the backbone. */
-export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): string {
+/** Load the `<prefix>*` entries of model.safetensors (the method's evaluable backbone) into `backbone`. */
+export function loadBackboneWeights(backbone: Backbone, checkpointDir: string, prefix: string): string {
   const file = path.join(checkpointDir, 'model.safetensors');
   if (!fs.existsSync(file)) throw new EvalInputError(`missing ${file} (the checkpoint's weights)`);
   let tensors;
@@ -161,11 +185,15 @@ export function loadBackboneWeights(backbone: Backbone, checkpointDir: string): 
     throw new CheckpointError(`${file} is corrupt: ${(e as Error).message}`);
   }
   const keys = [...tensors.keys()];
-  const prefix = BACKBONE_PREFIXES.find((p) => keys.some((k) => k.startsWith(p)));
-  if (!prefix) {
+  if (!keys.some((k) => k.startsWith(prefix))) {
     const found = [...new Set(keys.map((k) => k.split('.').slice(0, 2).join('.') + '.*'))].join(', ') || 'none';
-    throw new EvalInputError(`${file} holds no backbone weights (no key starts with ${BACKBONE_PREFIXES.join(' or ')}; found ${found})`);
+    throw new EvalInputError(
+      `${file} holds no backbone weights under '${prefix}' (where the config's method keeps its evaluable backbone; found ${found})`,
+    );
   }
+  // A NaN weight would make the evaluation report chance with no word of why.
+  const own = new Map([...tensors].filter(([k]) => k.startsWith(prefix)));
+  assertFiniteTensors(own, file);
   try {
     loadModuleStateDict(backbone, tensors, { strict: true, prefix });
   } catch (e) {

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { extractFeatures, type ExtractedFeatures } from '../eval/features';
+import { progress } from '../core/progress';
 import { KNN_DEFAULTS, knnPredict, top1 } from '../eval/knn';
 import { ImageLoader } from '../../data/image_loader';
 import {
@@ -29,9 +30,9 @@ export async function splitFeatures(
     subset,
     onSkip: (source, reason) => process.stderr.write(`sslight: skipping unreadable image ${source}: ${reason}\n`),
   });
-  const t0 = Date.now();
-  const out = await extractFeatures(setup.backbone, loader.batches());
-  process.stderr.write(`sslight: ${which} features ${out.features.shape.join('x')} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const bar = progress(`${which} features`, subset.length, { unit: 'img' });
+  const out = await extractFeatures(setup.backbone, loader.batches(), { onProgress: (n) => bar.update(n) });
+  bar.done(`(${out.features.shape.join('x')})`);
   return out;
 }
 
@@ -52,6 +53,8 @@ export interface KnnResult {
   checkpoint: string | null;
   step: number | null;
   backbone: string;
+  /** The --weights file evaluated, or null for a run's checkpoint. */
+  weights: string | null;
 }
 
 /** `sslight knn`: DINO's weighted k-NN top-1 on the config's dataset (train split -> test split). */
@@ -98,8 +101,9 @@ export const knnCommand: CommandModule<object, KnnArgs> = {
       checkpoint: setup.checkpointDir,
       step: setup.step,
       backbone: setup.config.backbone.name,
+      weights: args.weights ?? null,
     };
-    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
     reportEval(
       setup,
       'knn',

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { Rng } from '../core/rng';
+import { progress } from '../core/progress';
 import { ensureGradients } from '../nn/gradients';
 import { LinearProbe } from '../eval/linear_probe';
 import { ImageLoader } from '../../data/image_loader';
@@ -80,6 +81,7 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
     const trainLoss: number[] = [];
     let correct = 0;
     let numTest = 0;
+    const bar = progress('linear probe step', args.epochs * trainLoader.stepsPerEpoch, { unit: 'step' });
     try {
       for (let e = 0; e < args.epochs; e++) {
         const t0 = Date.now();
@@ -91,13 +93,16 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
             if (!Number.isFinite(loss)) throw new EvalInputError(`linear probe: loss is ${loss} at epoch ${e + 1}; lower --lr`);
             sum += loss;
             steps++;
+            bar.tick(1, { suffix: `ep ${e + 1}/${args.epochs} loss ${loss.toFixed(4)}` });
           } finally {
             b.images.dispose();
           }
         }
         trainLoss.push(sum / steps);
+        bar.clear();
         console.log(`epoch ${e + 1}/${args.epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
+      bar.done();
       const testLoader = new ImageLoader(setup.test, {
         size: setup.imageSize,
         mode: 'eval',

@@ -4,11 +4,16 @@ import YAML from 'yaml';
 import type { CommandModule } from 'yargs';
 import { applySet, loadConfigFile, resolveConfig } from '../core/config';
 import { selectBackend } from '../core/backend';
-import { CheckpointStore } from '../core/checkpoint';
-import { ConfigError, SslightError } from '../core/errors';
-import { InterruptedError } from '../core/trainer';
+import { CheckpointStore, holdsCheckpoints, type ResumePick } from '../core/checkpoint';
+import { describeChanges, diffConfig, resumeConflicts } from '../core/config_diff';
+import { ConfigError, WriteError } from '../core/errors';
+import { atomicWrite, wfs } from '../core/fs';
+import { installStopHandlers } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
-import { loadPlugins } from './common';
+import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
+import { Tokens } from '../core/tokens';
+import type { EventBus } from '../core/events';
+import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 
 interface Args {
   config?: string;
@@ -20,11 +25,8 @@ interface Args {
   'max-steps'?: number;
   plugin?: string[];
   overwrite?: boolean;
-}
-
-/** Exit code 130 after Ctrl-C, as shells expect. */
-class InterruptExit extends SslightError {
-  readonly exitCode = 130;
+  dashboard?: string;
+  'dashboard-host'?: string;
 }
 
 export const pretrainCommand: CommandModule<object, Args> = {
@@ -32,76 +34,103 @@ export const pretrainCommand: CommandModule<object, Args> = {
   describe: 'self-supervised pre-training from a YAML config',
   builder: (y) =>
     y
-      .option('config', { type: 'string', describe: 'YAML config (optional with --resume: the run\'s config.yaml)' })
+      .option('config', { type: 'string', describe: 'YAML config (optional with --resume: the checkpoint\'s own config)' })
       .option('set', { type: 'string', array: true, describe: 'override a config key: --set method.alpha=0.4' })
       .option('out', { type: 'string', describe: 'run directory (default runs/<config>-<time>)' })
       .option('resume', { type: 'string', describe: 'continue from a run directory or checkpoint directory' })
       .option('backend', { type: 'string', describe: 'force a backend: tensorflow-gpu, tensorflow, wasm, cpu' })
       .option('seed', { type: 'number', describe: 'seed for data order, crops and initialisation' })
-      .option('max-steps', { type: 'number', describe: 'stop at this global step (counted across resumes)' })
+      .option('max-steps', { type: 'string', describe: 'stop at this global step, a positive integer (counted across resumes)' })
       .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module' })
-      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' }) as never,
+      .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' })
+      .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
     loadPlugins(args.plugin);
-    const resumeDir = args.resume ? CheckpointStore.resolve(path.resolve(args.resume)) : null;
-    const runDir = path.resolve(
-      args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)),
-    );
-    let configFile = args.config;
-    if (!configFile && resumeDir) configFile = path.join(runDirOf(resumeDir), 'config.yaml');
-    if (!configFile) throw new ConfigError('', '--config FILE is required (or --resume a run directory that has config.yaml)');
-    let doc = loadConfigFile(configFile);
+    const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
+
+    // Everything is read and checked before anything is written: a refused resume changes nothing.
+    const pick: ResumePick | null = args.resume ? CheckpointStore.pickForResume(path.resolve(args.resume)) : null;
+    const resumeDir = pick?.checkpoint.dir ?? null;
+    const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)));
+    const saved = pick?.checkpoint.state.config;
+    let doc: Record<string, unknown>;
+    if (args.config) doc = loadConfigFile(args.config);
+    else if (pick && isPlainObject(saved)) doc = saved; // what the checkpoint was trained with
+    else if (pick) doc = loadConfigFile(path.join(runDirOf(resumeDir as string), 'config.yaml'));
+    else throw new ConfigError('', '--config FILE is required (or --resume a run directory)');
     for (const s of args.set ?? []) doc = applySet(doc, s);
     if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
     const config = resolveConfig(doc);
 
+    const notes: { type: 'warning' | 'log'; message: string }[] = [];
+    if (pick) {
+      const conflicts = resumeConflicts(saved, config.raw);
+      if (conflicts.length) {
+        throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
+      }
+      if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
+      const changes = diffConfig(saved, config.raw);
+      notes.push({
+        type: 'log',
+        message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` +
+          (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
+      });
+    }
+    // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
+    if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
+      throw new ConfigError(
+        '',
+        `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
+          'start afresh with --overwrite, or pick another --out',
+      );
+    }
+
     const backend = await selectBackend(args.backend);
     process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
-
-    // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
-    if (!resumeDir && CheckpointStore.resolve(runDir, false)) {
-      if (!args.overwrite) {
-        throw new ConfigError(
-          '',
-          `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
-            'start afresh with --overwrite, or pick another --out',
-        );
-      }
-      fs.rmSync(runDir, { recursive: true, force: true });
-    }
-    fs.mkdirSync(runDir, { recursive: true });
-    fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(config.raw));
-
-    const c = buildRunContainer(config, {
-      runDir,
-      backendName: backend.name,
-      maxSteps: args['max-steps'] ?? null,
-    });
+    const c = buildRunContainer(config, { runDir, backendName: backend.name, maxSteps });
     const trainer = createTrainer(c);
-    if (resumeDir) await trainer.resume(resumeDir);
+    if (pick) await trainer.resume(pick.checkpoint);
+    const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
+    for (const n of notes) {
+      trainer.announce(n.type, n.message);
+      if (n.type === 'log' || !printsWarnings) process.stderr.write(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}\n`);
+    }
 
-    let interrupts = 0;
-    const onSigint = (): void => {
-      interrupts++;
-      if (interrupts > 1) {
-        process.stderr.write('\nsslight: second Ctrl-C, exiting without a checkpoint\n');
-        process.exit(130);
+    // From here on the run directory is written.
+    if (!pick && args.overwrite && fs.existsSync(runDir)) {
+      try {
+        wfs().rmSync(runDir, { recursive: true, force: true });
+      } catch (e) {
+        throw new WriteError(runDir, e);
       }
-      process.stderr.write('\nsslight: Ctrl-C: saving a checkpoint after this step (Ctrl-C again to quit now)\n');
-      trainer.requestInterrupt();
-    };
-    process.on('SIGINT', onSigint);
+    }
+    makeOutputDir(runDir, '--out');
+    const configFile = path.join(runDir, 'config.yaml');
+    try {
+      atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
+    } catch (e) {
+      throw new WriteError(configFile, e);
+    }
+
+    const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
+    const uninstall = installStopHandlers({
+      onFirst: (signal) =>
+        process.stderr.write(`\nsslight: ${signal}: saving a checkpoint after this step (send it again to quit now)\n`),
+      onSecond: (signal) => process.stderr.write(`\nsslight: second ${signal}, exiting without a checkpoint\n`),
+    });
     try {
       const result = await trainer.run();
       process.stderr.write(`sslight: done at step ${result.step} (${result.reason}); outputs in ${runDir}\n`);
-    } catch (err) {
-      if (err instanceof InterruptedError) throw new InterruptExit(err.message);
-      throw err;
     } finally {
-      process.off('SIGINT', onSigint);
+      uninstall();
+      await dashboard?.close();
     }
   },
 };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
 
 /** checkpoint dir `<run>/checkpoints/step_N` -> `<run>`. */
 function runDirOf(checkpointDir: string): string {

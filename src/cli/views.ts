@@ -7,7 +7,7 @@ import { registry } from '../core/registry';
 import { Rng } from '../core/rng';
 import type { RawImage, ViewSampler } from '../core/interfaces';
 import { pixelScaleStats, type ViewPlanner } from '../../plugins/views/ps_stats';
-import { viewsMontage } from '../../plugins/views/montage';
+import { stackRows, viewsMontage } from '../../plugins/views/montage';
 import { loadPlugins } from './common';
 
 interface Args {
@@ -95,17 +95,4 @@ function once<T>(make: () => T): () => T {
 
 function isPlanner(s: ViewSampler): s is ViewSampler & ViewPlanner {
   return typeof (s as Partial<ViewPlanner>).plan === 'function';
-}
-
-/** Montage rows one under another, white between. */
-function stackRows(rows: RawImage[], pad: number): RawImage {
-  const width = Math.max(...rows.map((r) => r.width));
-  const height = rows.reduce((h, r) => h + r.height, 0) + pad * Math.max(0, rows.length - 1);
-  const data = new Uint8Array(width * height * 3).fill(255);
-  let y0 = 0;
-  for (const r of rows) {
-    for (let y = 0; y < r.height; y++) data.set(r.data.subarray(y * r.width * 3, (y + 1) * r.width * 3), ((y0 + y) * width) * 3);
-    y0 += r.height + pad;
-  }
-  return { width, height, data };
 }

@@ -74,6 +74,20 @@ export function deepMerge(base: unknown, over: unknown): unknown {
   return over;
 }
 
+/**
+ * Merge a config over its base. Like deepMerge, except that a plugin section naming a different
+ * plugin replaces the base's section: the old plugin's options mean nothing to the new one.
+ */
+export function mergeConfigs(base: Json, over: Json): Json {
+  const out = deepMerge(base, over) as Json;
+  for (const section of Object.keys(PLUGIN_SECTIONS)) {
+    const b = base[section];
+    const o = over[section];
+    if (isPlainObject(b) && isPlainObject(o) && o.name !== undefined && o.name !== b.name) out[section] = o;
+  }
+  return out;
+}
+
 /** Read a YAML file and resolve its `extends:` chain (cycles are an error). */
 export function loadConfigFile(file: string, seen: string[] = []): Json {
   const abs = path.resolve(file);
@@ -93,9 +107,9 @@ export function loadConfigFile(file: string, seen: string[] = []): Json {
   let merged: Json = {};
   for (const b of bases) {
     if (typeof b !== 'string') throw new ConfigError('extends', `expected a file path, got ${JSON.stringify(b)} in ${abs}`);
-    merged = deepMerge(merged, loadConfigFile(path.resolve(path.dirname(abs), b), [...seen, abs])) as Json;
+    merged = mergeConfigs(merged, loadConfigFile(path.resolve(path.dirname(abs), b), [...seen, abs]));
   }
-  return deepMerge(merged, rest) as Json;
+  return mergeConfigs(merged, rest);
 }
 
 /** Apply one `a.b.c=value` override; the value is parsed as YAML (numbers, booleans, lists). */

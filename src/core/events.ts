@@ -3,7 +3,10 @@ import { Subject, Observable } from 'rxjs';
 /**
  * The trainer's typed event stream. Observers (progress bar, events.jsonl, plots) subscribe
  * with RxJS operators; anything that must finish before the loop continues is an awaited
- * lifecycle hook instead (see hooks.ts), and is announced here too.
+ * callback hook instead (`beforeTrain` / `afterStep` / `afterTrain` of `Callback` in interfaces.ts).
+ *
+ * `step`: in `step:start` and `step:end` the number of the optimizer step they bracket, 1-based
+ * (both carry the same number); in every other event the number of steps done when it is emitted.
  */
 export type TrainerEvent =
   | {
@@ -19,7 +22,13 @@ export type TrainerEvent =
       resumedFrom: string | null;
     }
   | { type: 'epoch:start'; time: number; epoch: number; step: number }
-  | { type: 'step:start'; time: number; epoch: number; step: number }
+  | {
+      type: 'step:start';
+      time: number;
+      epoch: number;
+      /** The step about to run, 1-based: the same number its `step:end` will carry. */
+      step: number;
+    }
   | {
       type: 'step:end';
       time: number;
@@ -40,7 +49,10 @@ export type TrainerEvent =
   | { type: 'checkpoint:saved'; time: number; step: number; epoch: number; path: string }
   | { type: 'data:skipped'; time: number; source: string; reason: string; skippedTotal: number }
   | { type: 'warning'; time: number; step: number; message: string }
-  | { type: 'log'; time: number; message: string }
+  /** Information worth keeping in the run's record, e.g. what a resume changed in the config. */
+  | { type: 'log'; time: number; step?: number; message: string }
+  /** A picture for the writers (views montage, detections): a PNG file, usually under `<run>/images/`. */
+  | { type: 'image'; time: number; step: number; tag: string; path: string; width: number; height: number }
   | {
       type: 'run:end';
       time: number;

@@ -157,8 +157,20 @@ export interface TrainTask<B extends TrainBatch> extends Stateful {
   collapseLoss?(): number | null;
 }
 
+/**
+ * The backbone downstream evaluation uses (knn, linear, export, detection) and the prefix of its
+ * weights in a checkpoint's model.safetensors, e.g. `student.backbone.`.
+ */
+export interface EvaluableBackbone {
+  module: Backbone;
+  prefix: string;
+}
+
 /** A self-supervised method: a task over batches of multi-crop views. */
-export interface SSLMethod extends TrainTask<ViewBatch> {}
+export interface SSLMethod extends TrainTask<ViewBatch> {
+  /** Which backbone to evaluate and under which checkpoint prefix its weights are saved. */
+  evaluableBackbone(): EvaluableBackbone;
+}
 
 export interface OptimizerHyper {
   lr: number;
@@ -197,6 +209,23 @@ export interface Callback extends Stateful {
   beforeTrain?(run: RunInfo): Promise<void> | void;
   afterStep?(run: RunInfo, step: number, epoch: number, endOfEpoch: boolean): Promise<void> | void;
   afterTrain?(run: RunInfo): Promise<void> | void;
+}
+
+/** Options of one k-NN evaluation of the network being trained (class-balanced subsets). */
+export interface KnnProbeOptions {
+  numTrain: number;
+  numTest: number;
+  k: number;
+  temperature: number;
+}
+
+/**
+ * k-NN top-1 of the student backbone as it is now, train split -> test split, with the
+ * `sslight knn` protocol. The composition root gives it to callbacks (`knn_monitor`), which
+ * cannot reach datasets or networks themselves.
+ */
+export interface KnnProbe {
+  knn(opts: KnnProbeOptions): Promise<{ top1: number; numTrain: number; numTest: number }>;
 }
 
 // ---------------------------------------------------------------- batches

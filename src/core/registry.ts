@@ -5,6 +5,7 @@ import type {
   BackboneFactory,
   Callback,
   Dataset,
+  KnnProbe,
   Optimizer,
   SSLMethod,
   ViewSampler,
@@ -32,7 +33,7 @@ export interface PluginKinds {
     deps: { params: Parameter[]; batchSize: number; epochs: number; stepsPerEpoch: number };
     instance: Optimizer;
   };
-  callback: { deps: Record<string, never>; instance: Callback };
+  callback: { deps: { probe?: KnnProbe }; instance: Callback };
   dataset: { deps: { split: 'train' | 'test' }; instance: Dataset };
 }
 

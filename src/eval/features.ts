@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone } from '../core/interfaces';
+import { throwIfStopRequested } from '../core/signals';
 
 /**
  * One batch of single views (what `data/ImageLoader` yields in 'eval' mode: resize / centre crop,
@@ -46,6 +47,7 @@ export async function extractFeatures(
   try {
     for await (const batch of batches) {
       try {
+        throwIfStopRequested('feature extraction');
         const b = batch.images.shape[0];
         if (batch.labels.length !== b) throw new Error(`extractFeatures: ${batch.labels.length} labels for ${b} images`);
         for (let i = 0; i < b; i += chunk) {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { throwIfStopRequested } from '../core/signals';
 
 export interface KnnOptions {
   /** Neighbours that vote (DINO: 20). More than the train set means all of it. */
@@ -54,6 +55,7 @@ export function knnPredict(
     const topIdx = new Int32Array(k);
     const votes = new Float64Array(numClasses);
     for (let start = 0; start < nTest; start += chunk) {
+      throwIfStopRequested('k-NN');
       const rows = Math.min(chunk, nTest - start);
       const simT = tf.tidy(() => {
         const q = l2Normalize(tf.slice(testFeats, [start, 0], [rows, dim]));

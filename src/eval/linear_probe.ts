@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, Optimizer } from '../core/interfaces';
 import { registry } from '../core/registry';
 import { ConfigError } from '../core/errors';
+import { throwIfStopRequested } from '../core/signals';
 import type { Rng } from '../core/rng';
 import { Module } from '../nn/module';
 import { Linear } from '../nn/linear';
@@ -116,6 +117,7 @@ export class LinearProbe {
 
   /** One optimizer step on a batch; returns the cross-entropy before the update. */
   step(imagesNHWC: tf.Tensor4D, labels: ArrayLike<number> | tf.Tensor1D): number {
+    throwIfStopRequested('linear probe');
     const hyper = this.optimizer.hyperAt(this.stepCount);
     this.classifier.train();
     const loss = tf.tidy(() => {

@@ -17,6 +17,8 @@ import type {
 import { CheckpointStore } from '../core/checkpoint';
 import { Trainer } from '../core/trainer';
 import { ViewLoader } from '../../data/loader';
+import { viewsMontageHook } from './views_montage';
+import { createKnnProbe } from './knn_probe';
 
 export interface RunOptions {
   /** Output directory (events.jsonl, checkpoints, config.yaml); null for in-memory runs (tests). */
@@ -102,9 +104,14 @@ export function buildRunContainer(
     }),
   });
   c.register(Tokens.Callbacks, {
-    useFactory: instanceCachingFactory<Callback[]>(() =>
-      config.callbacks.map((cb) => registry.get('callback', cb.name).create(cb.options, {})),
-    ),
+    useFactory: instanceCachingFactory<Callback[]>((cc) => {
+      const probe = createKnnProbe(config, () => cc.resolve<Dataset>(Tokens.Dataset), () => cc.resolve<SSLMethod>(Tokens.Method));
+      return [
+        ...config.callbacks.map((cb) => registry.get('callback', cb.name).create(cb.options, { probe })),
+        // The views montage for the writers (TensorBoard) once training starts.
+        ...(opts.runDir ? [viewsMontageHook(cc)] : []),
+      ];
+    }),
   });
   c.register(Tokens.CheckpointStore, {
     useFactory: instanceCachingFactory<CheckpointStore | null>(() => (opts.runDir ? new CheckpointStore(opts.runDir) : null)),

@@ -136,7 +136,7 @@ describe('cli: sslight knn (wasm, tiny MobileNetV2)', function () {
     const before = moduleStateDict(bb, 'student.backbone.');
     const name = [...before.keys()].find((k) => k.endsWith('.weight'))!;
     expect(Array.from(before.get(name)!.data as Float32Array)).to.not.deep.equal(Array.from(file.get(name)!.data as Float32Array));
-    expect(loadBackboneWeights(bb, ckpt)).to.equal('student.backbone.');
+    expect(loadBackboneWeights(bb, ckpt, 'student.backbone.')).to.equal('student.backbone.');
     const after = moduleStateDict(bb, 'student.backbone.');
     expect(after.size).to.be.greaterThan(10);
     for (const [k, e] of after) expect(Array.from(e.data as ArrayLike<number | bigint>), k).to.deep.equal(Array.from(file.get(k)!.data as ArrayLike<number | bigint>));

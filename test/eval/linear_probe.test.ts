@@ -5,40 +5,12 @@ import { ConfigError, PluginNotFoundError } from '../../src/core/errors';
 import { selectBackend } from '../../src/core/backend';
 import { ensureGradients } from '../../src/nn/gradients';
 import { LinearProbe, crossEntropy } from '../../src/eval/linear_probe';
-import type { Backbone } from '../../src/core/interfaces';
-import { Module } from '../../src/nn/module';
-import { Conv2d } from '../../src/nn/conv2d';
-import { BatchNorm2d } from '../../src/nn/batchnorm';
-import { globalAvgPool } from '../../src/nn/pool';
+import type { Module } from '../../src/nn/module';
 import { expectClose } from '../helpers/reference';
 import '../../plugins/optimizers';
+import { ToyBackbone } from '../helpers/toy_backbone';
 
 const CLASSES = 3;
-
-/**
- * A small frozen CNN: conv 3x3 (3 -> 16) -> BN -> ReLU -> conv 3x3 (16 -> 32) -> BN -> ReLU ->
- * global average pool. (A random-init MobileNetV2 is no use here: in eval mode, with running
- * statistics that do not match its activations, its pooled features come out input-independent.)
- */
-class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 32;
-  private readonly c1: Conv2d;
-  private readonly b1: BatchNorm2d;
-  private readonly c2: Conv2d;
-  private readonly b2: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.c1 = this.addModule('c1', new Conv2d(3, 16, 3, rng, { padding: 1, init: 'kaiming_normal' }));
-    this.b1 = this.addModule('b1', new BatchNorm2d(16));
-    this.c2 = this.addModule('c2', new Conv2d(16, 32, 3, rng, { padding: 1, stride: 2, init: 'kaiming_normal' }));
-    this.b2 = this.addModule('b2', new BatchNorm2d(32));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => globalAvgPool(tf.relu(this.b2.forward(this.c2.forward(tf.relu(this.b1.forward(this.c1.forward(x))))))));
-  }
-}
 
 /** Linearly separable toy images: noise, with the colour channel of the class raised. */
 function toyBatch(n: number, seed: number, size = 16): { x: tf.Tensor4D; y: Int32Array } {
@@ -68,7 +40,10 @@ describe('eval/linear_probe', function () {
   let test: { x: tf.Tensor4D; y: Int32Array };
   before(async () => {
     await ensureGradients();
-    backbone = new ToyBackbone(new Rng(0));
+    // A small frozen CNN (3 -> 16 -> 32, the second stage at stride 2). A random-init MobileNetV2
+    // is no use here: in eval mode, with running statistics that do not match its activations,
+    // its pooled features come out input-independent.
+    backbone = new ToyBackbone(new Rng(0), { widths: [16, 32], strides: [1, 2], init: 'kaiming_normal' });
     train = toyBatch(48, 1);
     test = toyBatch(48, 2);
     // Stand-in for a pre-trained backbone: train-mode forwards set the BN running statistics.

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module, type Parameter } from '../../src/nn/module';
 import { Rng } from '../../src/core/rng';
 import type {
+  Backbone,
   BatchSource,
+  EvaluableBackbone,
   Optimizer,
   OptimizerHyper,
   SSLMethod,
@@ -16,17 +18,20 @@ import { makeViewBatch } from '../../data/host_batch';
  * Small, fully deterministic stand-ins for the trainer tests: a linear "network", a regression
  * "method", momentum SGD and a batch source whose batch (epoch, k) depends only on the seed.
  */
-export class ToyNet extends Module {
+export class ToyNet extends Module implements Backbone {
+  readonly featureDim: number;
   readonly w: tf.Variable;
   readonly b: tf.Variable;
   constructor(inDim: number, outDim: number, rng: Rng) {
     super();
+    this.featureDim = outDim;
     const w = new Float32Array(inDim * outDim).map(() => rng.normal() * 0.1);
     this.w = this.addParam('weight', tf.tensor2d(w, [inDim, outDim]), 'weight', 'linear');
     this.b = this.addParam('bias', tf.zeros([outDim]), 'bias');
   }
-  forward(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.w), this.b) as tf.Tensor2D;
+  /** [B, inDim] rows, or images flattened to them. */
+  forward(x: tf.Tensor): tf.Tensor2D {
+    return tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D, this.w), this.b) as tf.Tensor2D;
   }
 }
 
@@ -48,6 +53,9 @@ export class ToyMethod implements SSLMethod {
   }
   targetModules(): Record<string, Module> {
     return { teacher: this.teacher };
+  }
+  evaluableBackbone(): EvaluableBackbone {
+    return { module: this.student, prefix: 'student.' };
   }
   loss(batch: ViewBatch, ctx: StepContext): tf.Scalar {
     const x = tf.reshape(batch.globals[0], [batch.batchSize, -1]) as tf.Tensor2D;

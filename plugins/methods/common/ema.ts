@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '../../../src/nn/module';
+// src/kernels is the layer below src/nn: its fused EMA is one native pass per parameter on wasm.
+import { emaAssign } from '../../../src/kernels/ema_update';
 
 /**
  * The momentum (EMA) update of a target network from an online one, shared by every method
- * with a target network (DINO teacher, MoCo key encoder):
+ * with a target network (DINO teacher, MoCo key encoder, BYOL target):
  *   target <- m * target + (1 - m) * online      for every PARAMETER (frozen ones included).
  * Buffers (BN running statistics) are not averaged: as in DINO/MoCo the target's own forward
- * passes update them.
+ * passes update them. Parameters are paired by name once, shapes checked.
  */
 export class EmaUpdater {
   private readonly pairs: Array<[tf.Variable, tf.Variable]> = [];
@@ -29,15 +31,25 @@ export class EmaUpdater {
 
   /** One update with momentum m in [0, 1]; m = 1 leaves the target untouched. */
   update(m: number): void {
-    if (!(m >= 0 && m <= 1)) throw new RangeError(`EMA momentum must be in [0, 1], got ${m}`);
-    if (m === 1) return;
-    tf.tidy(() => {
-      for (const [t, o] of this.pairs) t.assign(tf.add(tf.mul(t, m), tf.mul(o, 1 - m)));
-    });
+    emaAssign(this.pairs, m);
   }
 }
 
 /** One-off form of EmaUpdater (pairs parameters by name on every call). */
 export function emaUpdate(target: Module, online: Module, m: number): void {
   new EmaUpdater(target, online).update(m);
+}
+
+/**
+ * Makes `target` (a fresh network of the online one's architecture) the online network's EMA
+ * copy: it starts equal (parameters and buffers, torch's load_state_dict), never gets gradients
+ * (its variables leave tf.variableGrads' default list) and stays in train mode, as DINO, MoCo
+ * and BYOL run their target networks (BN on batch statistics).
+ */
+export function emaTarget(target: Module, online: Module): EmaUpdater {
+  const updater = new EmaUpdater(target, online);
+  target.copyFrom(online);
+  for (const p of target.namedParameters()) p.variable.trainable = false;
+  target.train();
+  return updater;
 }

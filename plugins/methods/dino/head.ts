@@ -5,6 +5,7 @@ import { kaimingUniform } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
 import { buildMlp, type Layer2D } from '../../../src/nn/sequential';
+import { l2Normalize, normAlong } from '../common/normalize';
 
 export interface DinoHeadOptions {
   inDim: number;
@@ -16,20 +17,6 @@ export interface DinoHeadOptions {
   nLayers?: number;
   hiddenDim?: number;
   bottleneckDim?: number;
-}
-
-/**
- * Euclidean norm along `axis`, kept as a size-1 axis: sqrt(sum(x^2)). tf.norm computes the same
- * through Pow(Abs(x), 2), whose forward and gradient are scalar pow() loops on wasm (~10 ns per
- * element: 240 ms of a 1.4 s DINO step went there, most of it in LARS).
- */
-export function normAlong(x: tf.Tensor, axis: number): tf.Tensor {
-  return tf.sqrt(tf.sum(tf.square(x), axis, true));
-}
-
-/** F.normalize(x, dim=-1, p=2): x / max(||x||, 1e-12). */
-export function l2Normalize(x: tf.Tensor2D, eps = 1e-12): tf.Tensor2D {
-  return tf.tidy(() => tf.div(x, tf.maximum(normAlong(x, -1), eps)) as tf.Tensor2D);
 }
 
 /**

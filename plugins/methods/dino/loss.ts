@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { meanOverLeading } from '../../../src/nn/reduce';
+import { stopGradient } from '../common/normalize';
+import { pairWeights, weightedPairLoss } from '../common/pairs';
 
 /**
  * The DINO cross-entropy between the centred, sharpened teacher softmax (global views) and the
- * student log-softmax (all views), with the paper's eq. 2 / eq. 3 weighting as one block mask.
+ * student log-softmax (all views), with the paper's eq. 2 / eq. 3 weighting (common/pairs.ts).
  * A pure function: schedules (teacher temperature) and state (center) come in as arguments.
  */
 
@@ -31,55 +33,6 @@ export type DinoLossResult = {
   /** [1, K] mean of the raw teacher outputs, for the center EMA. */
   batchCenter: tf.Tensor2D;
 };
-
-/** Pair counts of the paper: P_gg = Ng (Ng - 1), P_gl = Ng Nl. */
-export function pairCounts(nGlobal: number, nLocal: number): { pgg: number; pgl: number } {
-  return { pgg: nGlobal * (nGlobal - 1), pgl: nGlobal * nLocal };
-}
-
-/** The alpha of eq. 3 that reproduces eq. 2: P_gg / (P_gg + P_gl) (1/7 for 2 + 6 crops). */
-export function equivalentAlpha(nGlobal: number, nLocal: number): number {
-  const { pgg, pgl } = pairCounts(nGlobal, nLocal);
-  return pgg / (pgg + pgl);
-}
-
-/**
- * The [nGlobal, nGlobal + nLocal] weights of the pair-loss matrix (row-major). Same-view pairs
- * (i, i) get 0. When a block is empty (one global view, or no local views) the other block
- * gets the whole weight, so the loss stays an average of pair losses.
- */
-export function pairWeights(nGlobal: number, nLocal: number, alpha: number | null): Float32Array {
-  if (!(Number.isInteger(nGlobal) && nGlobal >= 1 && Number.isInteger(nLocal) && nLocal >= 0)) {
-    throw new RangeError(`DINO loss: need >= 1 global view and >= 0 local views, got ${nGlobal} + ${nLocal}`);
-  }
-  if (alpha !== null && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`DINO loss: alpha must be in [0, 1], got ${alpha}`);
-  const { pgg, pgl } = pairCounts(nGlobal, nLocal);
-  if (pgg + pgl === 0) throw new RangeError('DINO loss: one global view and no local views leave no pair to compare');
-  let wgg: number;
-  let wgl: number;
-  if (alpha === null || pgg === 0 || pgl === 0) {
-    wgg = pgg > 0 ? 1 / (pgg + pgl) : 0;
-    wgl = pgl > 0 ? 1 / (pgg + pgl) : 0;
-  } else {
-    wgg = alpha / pgg;
-    wgl = (1 - alpha) / pgl;
-  }
-  const nViews = nGlobal + nLocal;
-  const w = new Float32Array(nGlobal * nViews);
-  for (let i = 0; i < nGlobal; i++) {
-    for (let v = 0; v < nViews; v++) w[i * nViews + v] = v === i ? 0 : v < nGlobal ? wgg : wgl;
-  }
-  return w;
-}
-
-/** Identity forward, zero gradient (torch's .detach()). */
-const detach = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
-  value: tf.clone(inputs[0] as tf.Tensor),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-}));
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return detach(x) as T;
-}
 
 /** softmax((teacherOutput - center) / temp), detached. */
 export function teacherProbabilities(teacherOutput: tf.Tensor2D, center: tf.Tensor, teacherTemp: number): tf.Tensor2D {
@@ -115,7 +68,7 @@ export function dinoLoss(
     const t = tf.reshape(teacherProbs, [nGlobal, b * k]);
     const s = tf.reshape(studentLogp, [nViews, b * k]);
     const pairLoss = tf.mul(tf.matMul(t, s, false, true), -1 / b) as tf.Tensor2D;
-    const loss = tf.sum(tf.mul(pairLoss, tf.tensor2d(weights, [nGlobal, nViews]))) as tf.Scalar;
+    const loss = weightedPairLoss(pairLoss, weights);
     // Mean over rows via avgPool (fast on wasm); the center takes no gradient.
     const batchCenter = tf.reshape(meanOverLeading(stopGradient(teacherOutput)), [1, k]) as tf.Tensor2D;
     return { loss, pairLoss, teacherProbs, batchCenter };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { l2Normalize } from '../dino/head';
-import { stopGradient } from '../dino/loss';
 import { noGrad } from '../../../src/kernels/no_grad';
+import { l2Normalize, stopGradient } from '../common/normalize';
+import { equivalentAlpha, pairWeights, weightedPairLoss } from '../common/pairs';
 
 /**
  * MoCo-v2's InfoNCE against a key queue, in SSLight's multi-crop form, with the paper's eq. 2 /
@@ -49,24 +49,20 @@ export type MocoLossResult = {
 
 /** The alpha of eq. 3 that reproduces eq. 2: nGlobalQueries / (nGlobalQueries + nLocal) (1/7 for 2 + 6 crops). */
 export function uniformAlpha(nGlobalQueries: number, nLocal: number): number {
-  return nGlobalQueries / (nGlobalQueries + nLocal);
+  return equivalentAlpha(nGlobalQueries + 1, nLocal, [0]);
 }
 
 /**
- * Weight of each query chunk's mean CE. Uniform (alpha null): 1 / nChunks each. alpha: the global
- * chunks share alpha, the local chunks share 1 - alpha. When one side is empty (two-view mode)
- * the other takes the whole weight, so the loss stays an average of CEs.
+ * Weight of each query chunk's mean CE: the key view (global view 0) is the one target view of
+ * common/pairs.ts and the query chunks are its pairs, so this is row 0 of pairWeights without
+ * the (0, 0) entry. Uniform (alpha null): 1 / nChunks each; alpha: the global chunks share
+ * alpha, the local chunks 1 - alpha; with one side empty the other takes the whole weight.
  */
 export function chunkWeights(nGlobalQueries: number, nLocal: number, alpha: number | null): Float32Array {
-  if (!(Number.isInteger(nGlobalQueries) && nGlobalQueries >= 1 && Number.isInteger(nLocal) && nLocal >= 0)) {
-    throw new RangeError(`MoCo loss: need >= 1 global query view and >= 0 local views, got ${nGlobalQueries} + ${nLocal}`);
+  if (!(Number.isInteger(nGlobalQueries) && nGlobalQueries >= 1)) {
+    throw new RangeError(`MoCo loss: need >= 1 global query view, got ${nGlobalQueries}`);
   }
-  if (alpha !== null && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`MoCo loss: alpha must be in [0, 1], got ${alpha}`);
-  const n = nGlobalQueries + nLocal;
-  const a = alpha === null || nLocal === 0 ? nGlobalQueries / n : alpha;
-  const w = new Float32Array(n);
-  for (let c = 0; c < n; c++) w[c] = c < nGlobalQueries ? a / nGlobalQueries : (1 - a) / nLocal;
-  return w;
+  return pairWeights(nGlobalQueries + 1, nLocal, alpha, [0]).slice(1);
 }
 
 /**
@@ -104,7 +100,7 @@ export function mocoLoss(queriesRaw: tf.Tensor2D, keysRaw: tf.Tensor2D, queue: t
     const lse = tf.add(m, tf.log(sumExp));
     const perRowCe = tf.reshape(tf.sub(lse, posLogits), [n]) as tf.Tensor1D;
     const chunkLoss = tf.mean(tf.reshape(perRowCe, [nChunks, b]), 1) as tf.Tensor1D;
-    const loss = tf.sum(tf.mul(chunkLoss, tf.tensor1d(weights))) as tf.Scalar;
+    const loss = weightedPairLoss(tf.reshape(chunkLoss, [1, nChunks]) as tf.Tensor2D, weights);
     const correct = tf.reshape(tf.cast(tf.greater(posLogits, negMax), 'float32'), [n]) as tf.Tensor1D;
     return { loss, posLogits: tf.reshape(posLogits, [n]) as tf.Tensor1D, negLogits, perRowCe, chunkLoss, correct, keys: k };
   });

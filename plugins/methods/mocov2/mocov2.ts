@@ -1,13 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { JsonState, SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
+import type { StepContext, ViewBatch } from '../../../src/core/interfaces';
 import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { ConfigError } from '../../../src/core/errors';
 import { CosineSchedule } from '../../../src/core/schedules';
-import type { Module } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
-import { emaAssign } from '../../../src/kernels/ema_update';
-import { EmaUpdater } from '../common/ema';
+import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MocoEncoder } from './encoder';
 import { MocoHead } from './head';
 import { mocoLoss } from './loss';
@@ -42,14 +40,6 @@ export const mocov2Schema = z
 export type Mocov2Options = z.output<typeof mocov2Schema>;
 export type Mocov2Deps = PluginKinds['method']['deps'];
 
-/** What `loss` keeps for `afterStep` (released there). */
-interface PendingStep {
-  /** [B, dim] normalised keys of this batch, enqueued after the step. */
-  keys: tf.Tensor2D;
-  /** [mean CE of the global queries, of the local queries (0 if none), acc@1]. */
-  stats: tf.Tensor1D;
-}
-
 /**
  * MoCo-v2 in SSLight's multi-crop form. Global view 0 goes through the key encoder (an EMA copy
  * of the query encoder, no gradient); global views 1.. and the local views go through the query
@@ -68,19 +58,18 @@ interface PendingStep {
  * keys (SSLight's shuffle with world size 1 is such a permutation), so there is nothing to do
  * here; it matters only for multi-device training, which sslight does not do.
  */
-export class Mocov2 implements SSLMethod {
+export class Mocov2 extends MethodBase<{ keys: tf.Tensor2D }> {
   readonly name = 'mocov2';
   readonly encoderQ: MocoEncoder;
   readonly encoderK: MocoEncoder;
   readonly queue: KeyQueue;
-  private readonly emaPairs: Array<[tf.Variable, tf.Variable]>;
   private readonly momentumSchedule: CosineSchedule | null;
-  private pending: PendingStep | null = null;
 
   constructor(
     readonly options: Mocov2Options,
     deps: Mocov2Deps,
   ) {
+    super();
     const o = options;
     if (deps.nGlobal < 2) {
       throw new ConfigError('views.n_global', `MoCo needs 2 global views (view 0 -> key, view 1 -> query), got ${deps.nGlobal}`);
@@ -88,37 +77,22 @@ export class Mocov2 implements SSLMethod {
     if (deps.batchSize > o.queue_length) {
       throw new ConfigError('method.queue_length', `the queue (${o.queue_length}) must hold at least one batch of keys (${deps.batchSize})`);
     }
-    const headOpts = (inDim: number) => ({ inDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head });
-    const qBackbone = deps.buildBackbone(deps.rng.fork());
-    this.encoderQ = new MocoEncoder(qBackbone, new MocoHead(headOpts(qBackbone.featureDim), deps.rng.fork()));
-    const kBackbone = deps.buildBackbone(deps.rng.fork());
-    this.encoderK = new MocoEncoder(kBackbone, new MocoHead(headOpts(kBackbone.featureDim), deps.rng.fork()));
-    // The key encoder starts as the query encoder (parameters and buffers), never gets gradients
-    // (its variables leave tf.variableGrads' default list) and stays in train mode: SSLight calls
-    // model.train() on the whole model, so its BN uses batch statistics.
-    this.encoderK.copyFrom(this.encoderQ);
-    for (const p of this.encoderK.namedParameters()) p.variable.trainable = false;
-    this.encoderQ.train();
-    this.encoderK.train();
-    this.queue = KeyQueue.random(o.out_dim, o.queue_length, deps.rng.fork());
-    // EmaUpdater's rule (every parameter, buffers not averaged), validated by it, run as one
-    // fused update (emaAssign) as DINO does.
-    new EmaUpdater(this.encoderK, this.encoderQ);
-    const qByName = new Map(this.encoderQ.namedParameters().map((p) => [p.name, p.variable]));
-    this.emaPairs = this.encoderK.namedParameters().map((p) => [p.variable, qByName.get(p.name)!]);
+    const encoder = () => {
+      const backbone = deps.buildBackbone(deps.rng.fork());
+      const head = new MocoHead(
+        { inDim: backbone.featureDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head },
+        deps.rng.fork(),
+      );
+      return new MocoEncoder(backbone, head);
+    };
     this.momentumSchedule = o.momentum_end === null ? null : new CosineSchedule(o.momentum, o.momentum_end, deps.epochs, deps.stepsPerEpoch);
-  }
-
-  studentModules(): Record<string, Module> {
-    return { encoder_q: this.encoderQ };
-  }
-
-  targetModules(): Record<string, Module> {
-    return { encoder_k: this.encoderK };
+    this.encoderQ = this.addStudent('encoder_q', encoder());
+    this.encoderK = this.addTarget('encoder_k', encoder(), this.encoderQ, (step) => this.momentumAt(step));
+    this.queue = this.addStatePart(KeyQueue.random(o.out_dim, o.queue_length, deps.rng.fork()));
   }
 
   /** Key-encoder EMA momentum used after global step `step`. */
-  momentumAt(step: number): number {
+  override momentumAt(step: number): number {
     return this.momentumSchedule ? this.momentumSchedule.at(step) : this.options.momentum;
   }
 
@@ -129,41 +103,30 @@ export class Mocov2 implements SSLMethod {
     return { views: [...batch.globals.slice(1), ...locals], nGlobalQueries: batch.globals.length - 1, nLocal: locals.length };
   }
 
-  loss(batch: ViewBatch): tf.Scalar {
+  protected computeLoss(batch: ViewBatch): MethodLoss<{ keys: tf.Tensor2D }> {
     const { views, nGlobalQueries, nLocal } = this.queryViews(batch);
-    // A loss without its afterStep (e.g. an evaluation pass) must not leak the previous one.
-    this.releasePending();
-    return tf.tidy(() => {
-      // Keys take no gradient: the key encoder runs off the tape (torch.no_grad), so its
-      // activations are freed after its forward instead of living through the backward pass.
-      const keysRaw = noGrad(() => this.encoderK.forward([batch.globals[0]]));
-      const queriesRaw = this.encoderQ.forward(views);
-      const r = mocoLoss(queriesRaw, keysRaw, this.queue.queue as tf.Tensor2D, {
-        temperature: this.options.temperature,
-        nGlobalQueries,
-        nLocal,
-        alpha: this.options.alpha,
-      });
-      const lossG = tf.mean(tf.slice(r.chunkLoss, [0], [nGlobalQueries]));
-      const lossL = nLocal > 0 ? tf.mean(tf.slice(r.chunkLoss, [nGlobalQueries], [nLocal])) : tf.scalar(0);
-      const stats = tf.stack([lossG, lossL, tf.mean(r.correct)]) as tf.Tensor1D;
-      this.pending = { keys: tf.keep(r.keys), stats: tf.keep(stats) };
-      return r.loss;
+    // Keys take no gradient: the key encoder runs off the tape (torch.no_grad), so its
+    // activations are freed after its forward instead of living through the backward pass.
+    const keysRaw = noGrad(() => this.encoderK.forward([batch.globals[0]]));
+    const queriesRaw = this.encoderQ.forward(views);
+    const r = mocoLoss(queriesRaw, keysRaw, this.queue.queue as tf.Tensor2D, {
+      temperature: this.options.temperature,
+      nGlobalQueries,
+      nLocal,
+      alpha: this.options.alpha,
     });
+    // The key view 0 is the one target view: its pairs are the query chunks (entry (0, 0) unused).
+    const pairLoss = tf.reshape(tf.concat([tf.zeros([1]), r.chunkLoss]), [1, 1 + nGlobalQueries + nLocal]) as tf.Tensor2D;
+    return {
+      loss: r.loss,
+      pairLoss: { matrix: pairLoss, nGlobal: 1 + nGlobalQueries, targets: [0] },
+      keep: { keys: r.keys },
+      metrics: { acc1: tf.mean(r.correct) },
+    };
   }
 
-  afterStep(ctx: StepContext): void {
-    const pending = this.pending;
-    if (!pending) throw new Error('mocov2.afterStep: no loss was computed in this step');
-    const m = this.momentumAt(ctx.step);
-    emaAssign(this.emaPairs, m);
-    this.queue.enqueue(pending.keys);
-    const [lossG, lossL, acc1] = Array.from(pending.stats.dataSync());
-    this.releasePending();
-    ctx.metric('momentum', m);
-    ctx.metric('loss_g', lossG);
-    ctx.metric('loss_l', lossL);
-    ctx.metric('acc1', acc1);
+  protected override afterUpdate(kept: { keys: tf.Tensor2D }): void {
+    this.queue.enqueue(kept.keys);
   }
 
   /**
@@ -172,36 +135,6 @@ export class Mocov2 implements SSLMethod {
    */
   collapseLoss(): number {
     return Math.log(this.options.queue_length + 1);
-  }
-
-  tensorState(): TensorState {
-    return this.queue.tensorState();
-  }
-
-  loadTensorState(state: TensorState): void {
-    this.queue.loadTensorState(state);
-  }
-
-  jsonState(): JsonState {
-    return this.queue.jsonState();
-  }
-
-  loadJsonState(state: JsonState): void {
-    this.queue.loadJsonState(state);
-  }
-
-  private releasePending(): void {
-    if (this.pending) {
-      tf.dispose([this.pending.keys, this.pending.stats]);
-      this.pending = null;
-    }
-  }
-
-  dispose(): void {
-    this.releasePending();
-    this.encoderQ.dispose();
-    this.encoderK.dispose();
-    this.queue.dispose();
   }
 }
 

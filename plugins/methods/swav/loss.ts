@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { noGrad } from '../../../src/kernels/no_grad';
+import { pairWeights, weightedPairLoss } from '../common/pairs';
 import { sinkhorn } from './sinkhorn';
 
 /**
@@ -11,7 +12,8 @@ import { sinkhorn } from './sinkhorn';
  *   pair_loss[c][v] = -mean_b sum_k q_c[b, k] * log_softmax(scores_v / T)[b, k],  v != c.
  * alpha null: SwAV's mean over c of the mean over v != c, i.e. every pair weighted
  * 1 / (P_gg + P_gl) (eq. 2). alpha a number: alpha * L_g / P_gg + (1 - alpha) * L_l / P_gl
- * (eq. 3), L_g summing the pairs with v global, L_l those with v local.
+ * (eq. 3), L_g summing the pairs with v global, L_l those with v local (common/pairs.ts, with
+ * crops_for_assign as the target views).
  */
 
 export interface SwavLossOptions {
@@ -42,49 +44,6 @@ export type SwavLossResult = {
   codes: tf.Tensor2D;
 };
 
-/** Pair counts of eq. 2 / 3 for SwAV: P_gg = |A| (N_g - 1), P_gl = |A| N_l, A = crops_for_assign. */
-export function swavPairCounts(nGlobal: number, nLocal: number, cropsForAssign: number[] = [0, 1]): { pgg: number; pgl: number } {
-  return { pgg: cropsForAssign.length * (nGlobal - 1), pgl: cropsForAssign.length * nLocal };
-}
-
-/**
- * The [nAssign, nGlobal + nLocal] weights of the pair-loss matrix (row-major). Same-view pairs get
- * 0. With an empty block (no local views, or one global view) the other block takes the whole
- * weight, so the loss stays an average of pair losses (as the DINO plugin does).
- */
-export function swavPairWeights(nGlobal: number, nLocal: number, cropsForAssign: number[], alpha: number | null): Float32Array {
-  if (!(Number.isInteger(nGlobal) && nGlobal >= 1 && Number.isInteger(nLocal) && nLocal >= 0)) {
-    throw new RangeError(`SwAV loss: need >= 1 global view and >= 0 local views, got ${nGlobal} + ${nLocal}`);
-  }
-  if (cropsForAssign.length === 0) throw new RangeError('SwAV loss: crops_for_assign is empty');
-  const seen = new Set<number>();
-  for (const c of cropsForAssign) {
-    if (!(Number.isInteger(c) && c >= 0 && c < nGlobal)) {
-      throw new RangeError(`SwAV loss: crops_for_assign must name global views (0..${nGlobal - 1}), got ${c}`);
-    }
-    if (seen.has(c)) throw new RangeError(`SwAV loss: crop ${c} appears twice in crops_for_assign`);
-    seen.add(c);
-  }
-  if (alpha !== null && !(alpha >= 0 && alpha <= 1)) throw new RangeError(`SwAV loss: alpha must be in [0, 1], got ${alpha}`);
-  const { pgg, pgl } = swavPairCounts(nGlobal, nLocal, cropsForAssign);
-  if (pgg + pgl === 0) throw new RangeError('SwAV loss: one global view and no local views leave no pair to compare');
-  let wgg: number;
-  let wgl: number;
-  if (alpha === null || pgg === 0 || pgl === 0) {
-    wgg = pgg > 0 ? 1 / (pgg + pgl) : 0;
-    wgl = pgl > 0 ? 1 / (pgg + pgl) : 0;
-  } else {
-    wgg = alpha / pgg;
-    wgl = (1 - alpha) / pgl;
-  }
-  const nViews = nGlobal + nLocal;
-  const w = new Float32Array(cropsForAssign.length * nViews);
-  cropsForAssign.forEach((c, i) => {
-    for (let v = 0; v < nViews; v++) w[i * nViews + v] = v === c ? 0 : v < nGlobal ? wgg : wgl;
-  });
-  return w;
-}
-
 /**
  * The loss of one batch. `scores` [nViews * B, K] are cosine scores normalize(z) @ normalize(C)^T,
  * view-major (rows [v*B, (v+1)*B) are view v, globals first), as SwAV's MultiCropWrapper gives.
@@ -98,7 +57,7 @@ export function swavLoss(scores: tf.Tensor2D, opts: SwavLossOptions): SwavLossRe
     throw new Error(`SwAV loss: expected scores [${nViews}*B, K] for ${nGlobal} + ${nLocal} views, got [${scores.shape}]`);
   }
   if (!(temperature > 0)) throw new RangeError(`SwAV loss: temperature must be > 0, got ${temperature}`);
-  const weights = swavPairWeights(nGlobal, nLocal, cropsForAssign, alpha);
+  const weights = pairWeights(nGlobal, nLocal, alpha, cropsForAssign);
   const queue = opts.queueScores ?? null;
   if (queue && queue.length !== cropsForAssign.length) {
     throw new Error(`SwAV loss: ${queue.length} queue score blocks for ${cropsForAssign.length} assigned crops`);
@@ -125,7 +84,7 @@ export function swavLoss(scores: tf.Tensor2D, opts: SwavLossOptions): SwavLossRe
     const q = tf.reshape(codes, [nA, b * k]);
     const s = tf.reshape(logp, [nViews, b * k]);
     const pairLoss = tf.mul(tf.matMul(q, s, false, true), -1 / b) as tf.Tensor2D;
-    const loss = tf.sum(tf.mul(pairLoss, tf.tensor2d(weights, [nA, nViews]))) as tf.Scalar;
+    const loss = weightedPairLoss(pairLoss, weights);
     return { loss, pairLoss, codes };
   });
 }

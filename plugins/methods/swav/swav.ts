@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { SSLMethod, StepContext, TensorState, ViewBatch } from '../../../src/core/interfaces';
+import type { StepContext, ViewBatch } from '../../../src/core/interfaces';
 import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
-import { CheckpointError, ConfigError } from '../../../src/core/errors';
-import { Module, type Parameter } from '../../../src/nn/module';
+import { ConfigError } from '../../../src/core/errors';
+import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
-import { SwavHead, type SwavHeadOutput } from './head';
-import { swavLoss, swavPairWeights } from './loss';
+import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MultiCropNetwork } from '../common/multicrop';
+import { pairWeights } from '../common/pairs';
+import { SwavHead, type SwavHeadOutput } from './head';
+import { swavLoss } from './loss';
+import { SwavQueue } from './queue';
 
 /**
  * Options. Defaults are SwAV's (facebookresearch/swav main_swav.py) where SSLight's SwAV configs
@@ -46,36 +49,31 @@ export type SwavDeps = PluginKinds['method']['deps'];
 /** SwAV's one network: backbone + SwavHead over all views (common/multicrop.ts). */
 export class SwavNetwork extends MultiCropNetwork<SwavHeadOutput, SwavHead> {}
 
-/** What `loss` keeps for `afterStep` (released there). */
-interface PendingStep {
-  /** [nAssign, B, featDim] embeddings of the assigned crops, to enqueue (no gradient); null without a queue. */
-  toEnqueue: tf.Tensor3D | null;
-  /** [L_gg mean, L_gl mean, mean code entropy]. */
-  stats: tf.Tensor1D;
-  queueUsed: boolean;
-}
+/** Embeddings [nAssign, B, featDim] of the assigned crops to enqueue after the step (no gradient). */
+type Kept = { toEnqueue: tf.Tensor3D } | Record<string, never>;
 
-export class Swav implements SSLMethod {
+/**
+ * SwAV on the method base: one network, no target; prototypes frozen for the first iterations
+ * and re-normalised after every update; the optional queue (queue.ts).
+ */
+export class Swav extends MethodBase<Kept> {
   readonly name = 'swav';
   readonly student: SwavNetwork;
-  /** [nAssign, queue_length, feat_dim] once the queue has started (SwAV's `queue`), else null. */
-  queue: tf.Variable | null = null;
-  /** Rows of the queue filled so far (from the front); it is used once this reaches queue_length. */
-  private queueFilled = 0;
+  private readonly queueStore: SwavQueue;
   private readonly freezeNiters: number;
   private readonly prototypeVariable: tf.Variable;
   private readonly nGlobal: number;
   private readonly nLocal: number;
-  private pending: PendingStep | null = null;
 
   constructor(readonly options: SwavOptions, deps: SwavDeps) {
+    super();
     const o = options;
     if (deps.nGlobal < 1) throw new ConfigError('views', `SwAV needs at least one global view, got ${deps.nGlobal}`);
     try {
-      swavPairWeights(deps.nGlobal, deps.nLocal, o.crops_for_assign, o.alpha);
+      pairWeights(deps.nGlobal, deps.nLocal, o.alpha, o.crops_for_assign);
     } catch (e) {
       const msg = (e as Error).message;
-      throw new ConfigError(/crops_for_assign|crop \d/.test(msg) ? 'method.crops_for_assign' : 'views', msg);
+      throw new ConfigError(/target view/.test(msg) ? 'method.crops_for_assign' : 'views', msg);
     }
     this.nGlobal = deps.nGlobal;
     this.nLocal = deps.nLocal;
@@ -92,18 +90,19 @@ export class Swav implements SSLMethod {
       },
       deps.rng.fork(),
     );
-    this.student = new SwavNetwork(backbone, head);
-    this.student.train();
+    this.student = this.addStudent('student', new SwavNetwork(backbone, head));
     this.prototypeVariable = head.prototypes.weight;
+    this.queueStore = this.addStatePart(new SwavQueue(o.crops_for_assign.length, o.queue_length, o.feat_dim));
   }
 
-  studentModules(): Record<string, Module> {
-    return { student: this.student };
+  /** [nAssign, queue_length, feat_dim] once the queue has started (SwAV's `queue`), else null. */
+  get queue(): tf.Variable | null {
+    return this.queueStore.tensor;
   }
 
-  /** SwAV has no target network. */
-  targetModules(): Record<string, Module> {
-    return {};
+  /** Rows of the queue filled so far. */
+  get queueRows(): number {
+    return this.queueStore.rows;
   }
 
   /** Whether the prototypes get no update at global step `step`. */
@@ -116,12 +115,7 @@ export class Swav implements SSLMethod {
     return this.options.queue_length > 0 && epoch >= this.options.epoch_queue_starts;
   }
 
-  /** Rows of the queue filled so far. */
-  get queueRows(): number {
-    return this.queueFilled;
-  }
-
-  loss(batch: ViewBatch, ctx: StepContext): tf.Scalar {
+  protected computeLoss(batch: ViewBatch, ctx: StepContext): MethodLoss<Kept> {
     const nGlobal = batch.globals.length;
     const nLocal = batch.locals.length;
     if (nGlobal !== this.nGlobal || nLocal !== this.nLocal) {
@@ -129,52 +123,30 @@ export class Swav implements SSLMethod {
     }
     const o = this.options;
     const cfa = o.crops_for_assign;
-    // A loss without its afterStep (e.g. an evaluation pass) must not leak the previous one.
-    this.releasePending();
-    const queue = this.queue;
-    const useQueue = queue !== null && this.queueFilled >= o.queue_length;
-    return tf.tidy(() => {
-      const { embedding, scores } = this.student.forward([...batch.globals, ...batch.locals]);
-      const b = batch.batchSize;
-      // Queue scores with the current prototypes, off the tape (SwAV: .detach() under no_grad).
-      const queueScores = useQueue
-        ? noGrad(() =>
-            cfa.map((_, i) =>
-              tf.matMul(tf.reshape(tf.slice(queue!, [i, 0, 0], [1, o.queue_length, o.feat_dim]), [o.queue_length, o.feat_dim]), this.prototypeVariable) as tf.Tensor2D,
-            ),
-          )
-        : null;
-      const r = swavLoss(scores, {
-        nGlobal,
-        nLocal,
-        cropsForAssign: cfa,
-        temperature: o.temperature,
-        epsilon: o.epsilon,
-        sinkhornIterations: o.sinkhorn_iterations,
-        alpha: o.alpha,
-        queueScores,
-      });
-      const toEnqueue = this.queueActiveAt(ctx.epoch)
-        ? noGrad(() => tf.stack(cfa.map((c) => tf.slice(embedding, [c * b, 0], [b, o.feat_dim]))) as tf.Tensor3D)
-        : null;
-      const stats = noGrad(() => {
-        const nViews = nGlobal + nLocal;
-        const pl = tf.reshape(r.pairLoss, [cfa.length * nViews]);
-        const block = (gg: boolean) => {
-          const m = new Float32Array(cfa.length * nViews);
-          cfa.forEach((c, i) => {
-            for (let v = 0; v < nViews; v++) if (v !== c && v < nGlobal === gg) m[i * nViews + v] = 1;
-          });
-          const n = m.reduce((a, x) => a + x, 0);
-          return n > 0 ? tf.div(tf.sum(tf.mul(pl, tf.tensor1d(m))), n) : tf.scalar(0);
-        };
-        const q = r.codes;
-        const entropy = tf.mean(tf.neg(tf.sum(tf.mul(q, tf.log(tf.maximum(q, 1e-30))), -1)));
-        return tf.stack([block(true), block(false), entropy]) as tf.Tensor1D;
-      });
-      this.pending = { toEnqueue: toEnqueue ? tf.keep(toEnqueue) : null, stats: tf.keep(stats), queueUsed: useQueue };
-      return r.loss;
+    const useQueue = this.queueStore.full;
+    const { embedding, scores } = this.student.forward([...batch.globals, ...batch.locals]);
+    const b = batch.batchSize;
+    // Queue scores with the current prototypes, off the tape (SwAV: .detach() under no_grad).
+    const queueScores = useQueue
+      ? noGrad(() => cfa.map((_, i) => tf.matMul(this.queueStore.rowsOf(i), this.prototypeVariable) as tf.Tensor2D))
+      : null;
+    const r = swavLoss(scores, {
+      nGlobal,
+      nLocal,
+      cropsForAssign: cfa,
+      temperature: o.temperature,
+      epsilon: o.epsilon,
+      sinkhornIterations: o.sinkhorn_iterations,
+      alpha: o.alpha,
+      queueScores,
     });
+    const keep: Kept = this.queueActiveAt(ctx.epoch)
+      ? { toEnqueue: noGrad(() => tf.stack(cfa.map((c) => tf.slice(embedding, [c * b, 0], [b, o.feat_dim]))) as tf.Tensor3D) }
+      : {};
+    const codeEntropy = noGrad(() => tf.mean(tf.neg(tf.sum(tf.mul(r.codes, tf.log(tf.maximum(r.codes, 1e-30))), -1))));
+    const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy };
+    if (o.queue_length > 0) metrics.queue_used = tf.scalar(useQueue ? 1 : 0);
+    return { loss: r.loss, pairLoss: { matrix: r.pairLoss, nGlobal, targets: cfa }, keep, metrics };
   }
 
   /** Drops the prototypes' gradient while they are frozen (SwAV sets it to None: no update at all). */
@@ -185,80 +157,17 @@ export class Swav implements SSLMethod {
     return out;
   }
 
-  afterStep(ctx: StepContext): void {
-    const pending = this.pending;
-    if (!pending) throw new Error('swav.afterStep: no loss was computed in this step');
+  protected override afterUpdate(kept: Kept, ctx: StepContext): void {
     // SwAV normalises the prototypes before every forward; doing it after every update (and at
     // construction) is the same thing.
     this.student.head.normalizePrototypes();
-    if (pending.toEnqueue) this.enqueue(pending.toEnqueue);
-    const [lgg, lgl, entropy] = Array.from(pending.stats.dataSync());
-    const queueUsed = pending.queueUsed;
-    this.releasePending();
-    ctx.metric('loss_gg', lgg);
-    ctx.metric('loss_gl', lgl);
-    ctx.metric('code_entropy', entropy);
+    if ('toEnqueue' in kept) this.queueStore.enqueue(kept.toEnqueue);
     ctx.metric('prototypes_frozen', this.prototypesFrozenAt(ctx.step) ? 1 : 0);
-    if (this.options.queue_length > 0) ctx.metric('queue_used', queueUsed ? 1 : 0);
-  }
-
-  /** SwAV's fill: shift the queue back by B rows and put the newest embeddings first. */
-  private enqueue(emb: tf.Tensor3D): void {
-    const { queue_length: len, feat_dim: d } = this.options;
-    const nA = this.options.crops_for_assign.length;
-    if (!this.queue) this.queue = tf.variable(tf.zeros([nA, len, d]), false);
-    const queue = this.queue;
-    tf.tidy(() => {
-      queue.assign(tf.slice(tf.concat([emb, queue], 1), [0, 0, 0], [nA, len, d]));
-    });
-    this.queueFilled = Math.min(len, this.queueFilled + emb.shape[1]);
   }
 
   /** ln(nmb_prototypes): uniform codes predicted by a uniform softmax, where a collapsed SwAV sits. */
   collapseLoss(): number {
     return Math.log(this.options.nmb_prototypes);
-  }
-
-  /** The queue once it has started (nothing before: a resumed run then starts it afresh). */
-  tensorState(): TensorState {
-    return new Map<string, tf.Tensor>(this.queue ? [['queue', this.queue]] : []);
-  }
-
-  loadTensorState(state: TensorState): void {
-    const q = state.get('queue');
-    if (!q) {
-      this.queue?.dispose();
-      this.queue = null;
-      this.queueFilled = 0;
-      return;
-    }
-    const want = [this.options.crops_for_assign.length, this.options.queue_length, this.options.feat_dim];
-    if (!tf.util.arraysEqual(q.shape, want)) {
-      throw new CheckpointError(
-        `swav: checkpoint queue is [${q.shape}], this run (crops_for_assign, queue_length, feat_dim) needs [${want}]`,
-      );
-    }
-    if (this.queue) this.queue.assign(q);
-    else this.queue = tf.variable(q, false);
-    // Filled rows are the leading ones (embeddings are unit vectors, empty rows are zero).
-    const rowNorms = tf.tidy(() => tf.sum(tf.abs(tf.slice(q, [0, 0, 0], [1, want[1], want[2]])), -1).dataSync());
-    let filled = 0;
-    while (filled < want[1] && rowNorms[filled] > 0) filled++;
-    this.queueFilled = filled;
-  }
-
-  private releasePending(): void {
-    if (this.pending) {
-      tf.dispose([this.pending.stats, ...(this.pending.toEnqueue ? [this.pending.toEnqueue] : [])]);
-      this.pending = null;
-    }
-  }
-
-  dispose(): void {
-    this.releasePending();
-    this.student.dispose();
-    this.queue?.dispose();
-    this.queue = null;
   }
 }
 

@@ -63,7 +63,7 @@ describe('plugins/callbacks', () => {
       },
     });
     const bus = new EventBus();
-    new ProgressCallback({ every_steps: 2, smoothing: 1, bar_width: 10 }, out).attach(bus.events$);
+    new ProgressCallback({ every_steps: 2, window: 20, bar_width: 10 }, out).attach(bus.events$);
     bus.emit({ type: 'run:start', runDir: null, backend: 'cpu', seed: 0, config: {}, startStep: 0, totalSteps: 10, stepsPerEpoch: 5, resumedFrom: null });
     bus.emit(stepEnd(1, 3));
     bus.emit(stepEnd(2, 2.75));

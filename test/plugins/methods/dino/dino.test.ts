@@ -3,35 +3,14 @@ import { expect } from 'chai';
 import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
 import { Dino, dinoSchema, type DinoOptions } from '../../../../plugins/methods/dino/dino';
-import type { Backbone, Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
+import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
-import { BatchNorm2d } from '../../../../src/nn/batchnorm';
-import { Conv2d } from '../../../../src/nn/conv2d';
 import { ensureGradients } from '../../../../src/nn/gradients';
 import { Module, type Parameter } from '../../../../src/nn/module';
-import { globalAvgPool } from '../../../../src/nn/pool';
 import { expectClose } from '../../../helpers/reference';
+import { ToyBackbone } from '../../../helpers/toy_backbone';
 import { makeViewBatch } from '../../../../data/host_batch';
-
-/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Counts its forward calls. */
-class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 6;
-  calls: number[][] = [];
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
-    this.bn = this.addModule('bn', new BatchNorm2d(6));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    this.calls.push(x.shape);
-    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
-  }
-}
 
 const B = 4;
 const SMALL = { out_dim: 16, hidden_dim: 12, bottleneck_dim: 8 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { DinoHead, l2Normalize } from '../../../../plugins/methods/dino/head';
+import { DinoHead } from '../../../../plugins/methods/dino/head';
+import { l2Normalize } from '../../../../plugins/methods/common/normalize';
 import { Rng } from '../../../../src/core/rng';
 import { ensureGradients } from '../../../../src/nn/gradients';
 import type { Module } from '../../../../src/nn/module';

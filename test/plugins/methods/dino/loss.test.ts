@@ -1,13 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import {
-  dinoLoss,
-  equivalentAlpha,
-  pairCounts,
-  pairWeights,
-  teacherEntropies,
-  updateCenter,
-} from '../../../../plugins/methods/dino/loss';
+import { dinoLoss, teacherEntropies, updateCenter } from '../../../../plugins/methods/dino/loss';
+import { equivalentAlpha, pairCounts, pairWeights } from '../../../../plugins/methods/common/pairs';
 import { Rng } from '../../../../src/core/rng';
 import { ensureGradients } from '../../../../src/nn/gradients';
 import { expectClose, loadReference, type RefTensor } from '../../../helpers/reference';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
-import { l2Normalize } from '../../../../plugins/methods/dino/head';
+import { l2Normalize } from '../../../../plugins/methods/common/normalize';
 import { mocoLoss } from '../../../../plugins/methods/mocov2/loss';
 import { Mocov2, mocov2Schema, type Mocov2Options } from '../../../../plugins/methods/mocov2/mocov2';
 import { ConfigError } from '../../../../src/core/errors';
@@ -12,7 +12,8 @@ import { Rng } from '../../../../src/core/rng';
 import { ensureGradients } from '../../../../src/nn/gradients';
 import { Module, type Parameter } from '../../../../src/nn/module';
 import { expectClose } from '../../../helpers/reference';
-import { disposeViews, makeViews, ToyBackbone } from './toy';
+import { ToyBackbone } from '../../../helpers/toy_backbone';
+import { disposeViews, makeViews } from '../../../helpers/toy_views';
 
 const B = 4;
 const SMALL = { out_dim: 8, hidden_dim: 12, queue_length: 16 };
@@ -55,7 +56,7 @@ function sgdFor(m: Mocov2, lr = 0.5): Optimizer {
 function trainStep(m: Mocov2, opt: Optimizer, batch: ViewBatch, ctx: StepContext): number {
   return tf.tidy(() => {
     const params = queryParams(m);
-    const { value, grads } = tf.variableGrads(() => m.loss(batch), params.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(() => m.loss(batch, ctx), params.map((p) => p.variable));
     opt.apply(new Map(params.map((p) => [p, grads[p.variable.name]] as [Parameter, tf.Tensor])), opt.hyperAt(ctx.step));
     m.afterStep(ctx);
     return value.dataSync()[0];
@@ -100,7 +101,7 @@ describe('plugins/methods/mocov2/mocov2', function () {
   it('keys come from global view 0 (key encoder), queries from global view 1 + locals; the loss is mocoLoss of those', () => {
     const m = makeMoco({ alpha: 0.4 });
     const batch = makeBatch(1);
-    const loss = m.loss(batch);
+    const loss = m.loss(batch, ctxAt(0));
     expect((m.encoderQ.backbone as ToyBackbone).calls).to.deep.equal([[B, 8, 8, 3], [2 * B, 4, 4, 3]]);
     expect((m.encoderK.backbone as ToyBackbone).calls).to.deep.equal([[B, 8, 8, 3]]);
     // Train-mode BN uses batch statistics, so recomputing the forwards gives the same outputs.
@@ -126,11 +127,11 @@ describe('plugins/methods/mocov2/mocov2', function () {
       const m = makeMoco({ ...opts, alpha: 0.4 }, { nLocal });
       const batch = makeBatch(2, nLocal);
       const metrics: Record<string, number> = {};
-      const loss = m.loss(batch);
+      const loss = m.loss(batch, ctxAt(0));
       expect((m.encoderQ.backbone as ToyBackbone).calls).to.deep.equal([[B, 8, 8, 3]]);
       m.afterStep(ctxAt(0, metrics));
-      expect(metrics.loss_l).to.equal(0);
-      expect(metrics.loss_g).to.be.closeTo(loss.dataSync()[0], 1e-5);
+      expect(metrics.loss_gl).to.equal(0);
+      expect(metrics.loss_gg).to.be.closeTo(loss.dataSync()[0], 1e-5);
       tf.dispose(loss);
       disposeBatch(batch);
       m.dispose();
@@ -140,7 +141,7 @@ describe('plugins/methods/mocov2/mocov2', function () {
   it('the key encoder gets no gradient, even when tf.variableGrads takes every trainable variable', () => {
     const m = makeMoco();
     const batch = makeBatch(3);
-    const { value, grads } = tf.variableGrads(() => m.loss(batch));
+    const { value, grads } = tf.variableGrads(() => m.loss(batch, ctxAt(0)));
     const keyNames = new Set(m.encoderK.namedParameters().map((p) => p.variable.name));
     const queryNames = new Set(queryParams(m).map((p) => p.variable.name));
     expect(Object.keys(grads).some((n) => keyNames.has(n))).to.equal(false);
@@ -180,7 +181,7 @@ describe('plugins/methods/mocov2/mocov2', function () {
     }
     expect(m.queue.ptr).to.equal(B);
     expect(metrics.momentum).to.equal(0.9);
-    for (const k of ['loss_g', 'loss_l', 'acc1']) expect(metrics[k], k).to.be.a('number').and.not.NaN;
+    for (const k of ['loss_gg', 'loss_gl', 'acc1']) expect(metrics[k], k).to.be.a('number').and.not.NaN;
     expect(metrics.acc1).to.be.within(0, 1);
     expect(() => m.afterStep(ctxAt(8))).to.throw(/no loss/);
     tf.dispose(expectedKeys);

@@ -13,7 +13,8 @@ import type { Callback, RunInfo } from '../../../../src/core/interfaces';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
 import { Trainer } from '../../../../src/core/trainer';
-import { ToyBackbone, ToyViewBatches } from './toy';
+import { ToyBackbone } from '../../../helpers/toy_backbone';
+import { ToyViewBatches } from '../../../helpers/toy_views';
 
 const B = 4;
 const STEPS_PER_EPOCH = 4;

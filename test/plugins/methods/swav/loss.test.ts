@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { swavLoss, swavPairCounts, swavPairWeights } from '../../../../plugins/methods/swav/loss';
+import { swavLoss } from '../../../../plugins/methods/swav/loss';
+import { pairCounts, pairWeights } from '../../../../plugins/methods/common/pairs';
 import { sinkhorn } from '../../../../plugins/methods/swav/sinkhorn';
 import { Rng } from '../../../../src/core/rng';
 import { expectClose, loadReference, type RefTensor } from '../../../helpers/reference';
@@ -96,7 +97,7 @@ describe('plugins/methods/swav/loss', () => {
       expect(want.length).to.equal(6);
       expectClose(got, want, { ...LOSS_TOL, what: 'pair_loss_matrix' });
       expectClose([lg, ll], [o.Lg, o.Ll], { ...LOSS_TOL, what: 'Lg, Ll' });
-      expect(swavPairCounts(c.n_global, c.n_local, c.crops_for_assign)).to.deep.equal({ pgg: o.Pgg, pgl: o.Pgl });
+      expect(pairCounts(c.n_global, c.n_local, c.crops_for_assign)).to.deep.equal({ pgg: o.Pgg, pgl: o.Pgl });
       tf.dispose(r);
     });
 
@@ -111,7 +112,7 @@ describe('plugins/methods/swav/loss', () => {
     it('alpha_equivalent_to_standard (1/3 here) reproduces the standard loss', () => {
       const eq = lossOf(o.alpha_equivalent_to_standard);
       expectClose([eq.loss.dataSync()[0]], [o.standard_loss], { ...LOSS_TOL, what: 'loss at alpha 1/3' });
-      const { pgg, pgl } = swavPairCounts(c.n_global, c.n_local, c.crops_for_assign);
+      const { pgg, pgl } = pairCounts(c.n_global, c.n_local, c.crops_for_assign);
       expect(pgg / (pgg + pgl)).to.be.closeTo(o.alpha_equivalent_to_standard, 1e-8);
       tf.dispose(eq);
     });
@@ -140,19 +141,19 @@ describe('plugins/methods/swav/loss', () => {
 
   it('pair weights: eq. 2 uniform, eq. 3 blocks, empty blocks, and refusals', () => {
     // 2 global + 6 local, crops [0, 1]: P_gg = 2, P_gl = 12; eq. 2 is alpha = 1/7.
-    const w2 = swavPairWeights(2, 6, [0, 1], null);
+    const w2 = pairWeights(2, 6, null, [0, 1]);
     expect(Array.from(w2.slice(0, 8))).to.deep.equal([0, ...new Array(7).fill(Math.fround(1 / 14))]);
-    const w3 = swavPairWeights(2, 6, [0, 1], 0.4);
+    const w3 = pairWeights(2, 6, 0.4, [0, 1]);
     expectClose(Array.from(w3.slice(8)), [0.2, 0, ...new Array(6).fill(0.6 / 12)], { rtol: 1e-7, atol: 0, what: 'eq. 3 row 1' });
     // No local views: the global-global block takes everything whatever alpha is.
-    expect(Array.from(swavPairWeights(2, 0, [0, 1], 0.4))).to.deep.equal([0, 0.5, 0.5, 0]);
+    expect(Array.from(pairWeights(2, 0, 0.4, [0, 1]))).to.deep.equal([0, 0.5, 0.5, 0]);
     // One assigned crop of three globals.
-    expectClose(Array.from(swavPairWeights(3, 2, [1], 0.5)), [0.25, 0, 0.25, 0.25, 0.25], { rtol: 1e-7, atol: 0, what: 'single crop' });
-    expect(() => swavPairWeights(2, 6, [2], null)).to.throw(/global views/);
-    expect(() => swavPairWeights(2, 6, [0, 0], null)).to.throw(/twice/);
-    expect(() => swavPairWeights(2, 6, [], null)).to.throw(/empty/);
-    expect(() => swavPairWeights(1, 0, [0], null)).to.throw(/no pair/);
-    expect(() => swavPairWeights(2, 6, [0, 1], 1.5)).to.throw(/alpha/);
+    expectClose(Array.from(pairWeights(3, 2, 0.5, [1])), [0.25, 0, 0.25, 0.25, 0.25], { rtol: 1e-7, atol: 0, what: 'single crop' });
+    expect(() => pairWeights(2, 6, null, [2])).to.throw(/global views/);
+    expect(() => pairWeights(2, 6, null, [0, 0])).to.throw(/twice/);
+    expect(() => pairWeights(2, 6, null, [])).to.throw(/empty/);
+    expect(() => pairWeights(1, 0, null, [0])).to.throw(/no pair/);
+    expect(() => pairWeights(2, 6, 1.5, [0, 1])).to.throw(/alpha/);
   });
 
   it('every weighted term is a cross-entropy of the codes: a uniform prediction gives ln K', () => {

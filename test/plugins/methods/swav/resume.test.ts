@@ -9,32 +9,12 @@ import type { Swav, SwavOptions } from '../../../../plugins/methods/swav/swav';
 import { CheckpointStore } from '../../../../src/core/checkpoint';
 import { trainerSchema } from '../../../../src/core/config';
 import { EventBus } from '../../../../src/core/events';
-import type { Backbone, BatchSource, Callback, RunInfo, ViewBatch } from '../../../../src/core/interfaces';
+import type { BatchSource, Callback, RunInfo, ViewBatch } from '../../../../src/core/interfaces';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
 import { Trainer } from '../../../../src/core/trainer';
-import { BatchNorm2d } from '../../../../src/nn/batchnorm';
-import { Conv2d } from '../../../../src/nn/conv2d';
-import { Module } from '../../../../src/nn/module';
-import { globalAvgPool } from '../../../../src/nn/pool';
+import { ToyBackbone } from '../../../helpers/toy_backbone';
 import { makeViewBatch } from '../../../../data/host_batch';
-
-/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. */
-class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 6;
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
-    this.bn = this.addModule('bn', new BatchNorm2d(6));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
-  }
-}
 
 const B = 4;
 const STEPS_PER_EPOCH = 4;

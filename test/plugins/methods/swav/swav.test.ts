@@ -5,35 +5,14 @@ import '../../../../plugins/optimizers';
 import { SwavHead, normalizeRows } from '../../../../plugins/methods/swav/head';
 import { swavLoss } from '../../../../plugins/methods/swav/loss';
 import { Swav, swavSchema, type SwavOptions } from '../../../../plugins/methods/swav/swav';
-import type { Backbone, Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
+import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { ConfigError } from '../../../../src/core/errors';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
-import { BatchNorm2d } from '../../../../src/nn/batchnorm';
-import { Conv2d } from '../../../../src/nn/conv2d';
 import { Module, type Parameter } from '../../../../src/nn/module';
-import { globalAvgPool } from '../../../../src/nn/pool';
 import { expectClose } from '../../../helpers/reference';
+import { ToyBackbone } from '../../../helpers/toy_backbone';
 import { makeViewBatch } from '../../../../data/host_batch';
-
-/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
-class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 6;
-  calls: number[][] = [];
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
-    this.bn = this.addModule('bn', new BatchNorm2d(6));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    this.calls.push(x.shape);
-    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
-  }
-}
 
 const B = 4;
 const K = 10;
@@ -276,7 +255,7 @@ describe('plugins/methods/swav', function () {
     s.dispose();
   });
 
-  it('queue round-trips through tensorState (contents and fill level); a wrong shape is refused', () => {
+  it('queue round-trips through tensorState (contents) and jsonState (fill level); bad state is refused', () => {
     const a = makeSwav({ queue_length: 8, epoch_queue_starts: 0, freeze_prototypes_niters: 0 });
     const sgd = makeOptimizer(a, 'sgd', sgdOpts);
     const batch = makeBatch(20);
@@ -286,6 +265,7 @@ describe('plugins/methods/swav', function () {
     const saved = new Map([...a.tensorState()].map(([n, t]) => [n, t.clone()] as [string, tf.Tensor]));
     expect([...saved.keys()]).to.deep.equal(['queue']);
     b.loadTensorState(saved);
+    b.loadJsonState(JSON.parse(JSON.stringify(a.jsonState())));
     tf.dispose([...saved.values()]); // the checkpoint loader frees what it passed in
     expect(b.queue!.arraySync()).to.deep.equal(a.queue!.arraySync());
     expect(b.queueRows).to.equal(4);
@@ -293,7 +273,11 @@ describe('plugins/methods/swav', function () {
     trainStep(a, sgd, batch, ctxAt(1));
     const full = new Map([...a.tensorState()].map(([n, t]) => [n, t.clone()] as [string, tf.Tensor]));
     b.loadTensorState(full);
+    expect(b.queueRows).to.equal(4);
+    b.loadJsonState(a.jsonState());
     expect(b.queueRows).to.equal(8);
+    expect(() => b.loadJsonState({ queue_filled: 9 })).to.throw(/queue_filled/);
+    expect(() => b.loadJsonState({})).to.throw(/queue_filled/);
     expect(() => b.loadTensorState(new Map([['queue', tf.zeros([2, 4, 8])]]))).to.throw(/queue_length/);
     // A checkpoint from before the queue started clears it.
     b.loadTensorState(new Map());

@@ -1,30 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Backbone, BatchSource, ViewBatch } from '../../../../src/core/interfaces';
-import { Rng } from '../../../../src/core/rng';
-import { BatchNorm2d } from '../../../../src/nn/batchnorm';
-import { Conv2d } from '../../../../src/nn/conv2d';
-import { Module } from '../../../../src/nn/module';
-import { globalAvgPool } from '../../../../src/nn/pool';
-import { makeViewBatch } from '../../../../data/host_batch';
-
-/** Test-only backbone: conv 3x3 -> BN -> ReLU -> global average pool. Records its input shapes. */
-export class ToyBackbone extends Module implements Backbone {
-  readonly featureDim = 6;
-  calls: number[][] = [];
-  private readonly conv: Conv2d;
-  private readonly bn: BatchNorm2d;
-
-  constructor(rng: Rng) {
-    super();
-    this.conv = this.addModule('conv', new Conv2d(3, 6, 3, rng, { padding: 1 }));
-    this.bn = this.addModule('bn', new BatchNorm2d(6));
-  }
-
-  forward(x: tf.Tensor4D): tf.Tensor2D {
-    this.calls.push(x.shape);
-    return tf.tidy(() => globalAvgPool(tf.relu(this.bn.forward(this.conv.forward(x)))));
-  }
-}
+import type { BatchSource, ViewBatch } from '../../src/core/interfaces';
+import { Rng } from '../../src/core/rng';
+import { makeViewBatch } from '../../data/host_batch';
 
 /**
  * Views of `b` random 8x8 images: each global view is the image plus noise, each local view its

@@ -1,0 +1,53 @@
+import * as path from 'path';
+import type { CommandModule } from 'yargs';
+import { loadGrid } from '../experiment/grid';
+import { planGrid, runGridInProcess } from '../experiment/runner';
+import { runGridOnQueue } from '../experiment/queue';
+import { renderMarkdown, collectResults } from '../experiment/results';
+import { cellDir, readCellResult } from '../experiment/cell';
+
+interface Args {
+  file: string;
+  out?: string;
+  resume?: boolean;
+  'dry-run'?: boolean;
+  queue?: string;
+}
+
+const log = (msg: string): void => {
+  process.stderr.write(`sslight: ${msg}\n`);
+};
+
+/**
+ * `sslight experiment FILE`: every cell of a grid (pre-training + evaluations) here, one after
+ * the other, or on a BullMQ queue with --queue; results.json and results.md in --out.
+ */
+export const experimentCommand: CommandModule<object, Args> = {
+  command: 'experiment <file>',
+  describe: 'run a grid of pre-trainings + evaluations over seeds and recipes (results.json, results.md)',
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', describe: 'grid YAML (base config, axes, evaluations)' })
+      .option('out', { type: 'string', describe: 'grid directory (default runs/<grid name>)' })
+      .option('resume', { type: 'boolean', describe: 'continue a grid: finished cells are kept, a running cell resumes from its checkpoint' })
+      .option('dry-run', { type: 'boolean', describe: 'list the cells (and which are done) without running anything' })
+      .option('queue', { type: 'string', describe: 'redis://HOST:PORT[/name]: put the cells on a BullMQ queue for `sslight worker`s' }) as never,
+  handler: async (args) => {
+    const grid = loadGrid(args.file);
+    const outDir = path.resolve(args.out ?? path.join('runs', grid.name));
+    if (args['dry-run']) {
+      console.log(`${grid.name}: ${grid.cells.length} cells -> ${outDir}`);
+      for (const c of grid.cells) {
+        const done = readCellResult(cellDir(outDir, c.id)) ? 'done   ' : 'pending';
+        console.log(`  ${done} ${c.id}${c.randomInit ? '  (random init: evaluations only)' : ''}  ${c.sets.join(' ')}`);
+      }
+      const ev = Object.keys(grid.evaluations).filter((k) => grid.evaluations[k as keyof typeof grid.evaluations]);
+      console.log(`evaluations per cell: ${ev.join(', ')}`);
+      return;
+    }
+    planGrid(grid, outDir, !!args.resume);
+    const results = args.queue ? await runGridOnQueue(grid, outDir, args.queue, log) : await runGridInProcess(grid, outDir, log);
+    console.log(renderMarkdown(collectResults(outDir, grid)));
+    log(`${results.cells.length}/${grid.cells.length} cells done; results in ${path.join(outDir, 'results.md')} and results.json`);
+  },
+};

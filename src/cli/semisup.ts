@@ -1,0 +1,156 @@
+import type { CommandModule } from 'yargs';
+import { Rng } from '../core/rng';
+import { ensureGradients } from '../nn/gradients';
+import { FineTuner, labelledSubset, topKCorrect } from '../eval/semisup';
+import { ImageLoader } from '../../data/image_loader';
+import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, reportEval, type EvalArgs } from './eval_setup';
+
+interface SemisupArgs extends EvalArgs {
+  percent: number;
+  epochs?: number;
+  'batch-size': number;
+  lr: number;
+}
+
+export interface SemisupResult {
+  top1: number;
+  top5: number;
+  percent: number;
+  numLabelled: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  baseLr: number;
+  trainLoss: number[];
+  numTest: number;
+  numClasses: number;
+  imageSize: number;
+  randomInit: boolean;
+  checkpoint: string | null;
+  step: number | null;
+  backbone: string;
+}
+
+/** Appendix B: 60 epochs on 1% of the labels, 30 on 10%. */
+export const SEMISUP_EPOCHS: Record<number, number> = { 1: 60, 10: 30 };
+
+/**
+ * `sslight semisup`: fine-tune the whole network with a linear classifier on 1% or 10% of the
+ * train labels (per class, fixed choice), SGD Nesterov momentum 0.9, lr 0.03 x batch/256 cosine
+ * to 1e-6, random crop + flip; top-1 / top-5 on the test split's centre crops.
+ */
+export const semisupCommand: CommandModule<object, SemisupArgs> = {
+  command: 'semisup',
+  describe: 'semi-supervised fine-tuning on 1% or 10% of the labels (paper Appendix B)',
+  builder: (y) =>
+    evalOptions(y)
+      .option('percent', { type: 'number', demandOption: true, describe: 'labelled fraction of each class: 1 or 10' })
+      .option('epochs', { type: 'number', describe: 'fine-tuning epochs (default 60 for 1%, 30 for 10%)' })
+      .option('batch-size', { type: 'number', default: 256, describe: 'batch (lr scales by batch/256)' })
+      .option('lr', { type: 'number', default: 0.03, describe: 'base lr (x batch/256)' }) as never,
+  handler: async (args) => {
+    if (args.percent !== 1 && args.percent !== 10) throw new EvalInputError(`--percent must be 1 or 10, got ${args.percent}`);
+    const epochs = args.epochs ?? SEMISUP_EPOCHS[args.percent];
+    for (const [n, v] of [['epochs', epochs], ['batch-size', args['batch-size']]] as const) {
+      if (!(Number.isInteger(v) && v > 0)) throw new EvalInputError(`--${n} must be a positive integer, got ${v}`);
+    }
+    if (!(args.lr > 0)) throw new EvalInputError(`--lr must be > 0, got ${args.lr}`);
+    if (args['max-train'] !== undefined) throw new EvalInputError('--max-train does not apply to semisup: the labelled subset is --percent of each class');
+    const setup = await prepareEval(args);
+    await ensureGradients();
+    const labelled = labelledSubset(setup.train.length, (i) => setup.train.labelOf(i), args.percent);
+    const batchSize = Math.min(args['batch-size'], labelled.length);
+    const trainLoader = new ImageLoader(
+      setup.train,
+      { size: setup.imageSize, mode: 'train', batchSize, subset: labelled },
+      setup.config.trainer.seed,
+    );
+    const opt = {
+      name: 'sgd',
+      lr: args.lr,
+      momentum: 0.9,
+      nesterov: true,
+      min_lr: 1e-6,
+      warmup_epochs: 0,
+      weight_decay: 0,
+    };
+    const tuner = new FineTuner(setup.backbone, {
+      numClasses: setup.numClasses,
+      optimizer: opt,
+      batchSize,
+      epochs,
+      stepsPerEpoch: trainLoader.stepsPerEpoch,
+      rng: new Rng(setup.config.trainer.seed + 3),
+    });
+    const trainLoss: number[] = [];
+    let top1 = 0;
+    let top5 = 0;
+    let numTest = 0;
+    try {
+      for (let e = 0; e < epochs; e++) {
+        const t0 = Date.now();
+        let sum = 0;
+        let steps = 0;
+        for await (const b of trainLoader.batches(e)) {
+          try {
+            const loss = tuner.step(b.images, b.labels);
+            if (!Number.isFinite(loss)) throw new EvalInputError(`semisup: loss is ${loss} at epoch ${e + 1}; lower --lr`);
+            sum += loss;
+            steps++;
+          } finally {
+            b.images.dispose();
+          }
+        }
+        trainLoss.push(sum / steps);
+        console.log(`epoch ${e + 1}/${epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      const testLoader = new ImageLoader(setup.test, {
+        size: setup.imageSize,
+        mode: 'eval',
+        batchSize: Math.min(64, setup.testIndices.length),
+        cropFraction: EVAL_CROP_FRACTION,
+        subset: setup.testIndices,
+      });
+      const k = Math.min(5, setup.numClasses);
+      for await (const b of testLoader.batches()) {
+        try {
+          const c = topKCorrect(tuner.logits(b.images), b.labels, setup.numClasses, k);
+          top1 += c.top1;
+          top5 += c.topk;
+          numTest += b.batchSize;
+        } finally {
+          b.images.dispose();
+        }
+      }
+    } finally {
+      tuner.dispose();
+      setup.backbone.dispose();
+    }
+    const result: SemisupResult = {
+      top1: top1 / numTest,
+      top5: top5 / numTest,
+      percent: args.percent,
+      numLabelled: labelled.length,
+      epochs,
+      batchSize,
+      optimizer: 'sgd (nesterov, momentum 0.9)',
+      baseLr: args.lr,
+      trainLoss,
+      numTest,
+      numClasses: setup.numClasses,
+      imageSize: setup.imageSize,
+      randomInit: !!args['random-init'],
+      checkpoint: setup.checkpointDir,
+      step: setup.step,
+      backbone: setup.config.backbone.name,
+    };
+    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    reportEval(
+      setup,
+      `semisup_${args.percent}`,
+      result,
+      `semisup ${args.percent}% top-1: ${(result.top1 * 100).toFixed(2)}%, top-5: ${(result.top5 * 100).toFixed(2)}% ` +
+        `(${what}, ${labelled.length} labelled images, ${epochs} epochs of batch ${batchSize}, ${numTest} test images)`,
+    );
+  },
+};

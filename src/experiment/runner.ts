@@ -1,0 +1,45 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError } from '../core/errors';
+import type { Grid } from './grid';
+import { CELL_FILES, cellDir, planCell, readCellResult, runCell } from './cell';
+import { writeResults, type GridResults } from './results';
+
+export const GRID_FILE = 'grid.json';
+
+/**
+ * Lay the grid out in `outDir` (grid.json and one directory per cell). A directory that already
+ * holds a grid is only reused with `resume`, and only for the same cells and overrides.
+ */
+export function planGrid(grid: Grid, outDir: string, resume: boolean): void {
+  const gridFile = path.join(outDir, GRID_FILE);
+  if (fs.existsSync(gridFile)) {
+    if (!resume) throw new ConfigError('', `${outDir} already holds a grid: continue it with --resume, or pick another --out`);
+    for (const c of grid.cells) {
+      const specFile = path.join(cellDir(outDir, c.id), CELL_FILES.spec);
+      if (!fs.existsSync(specFile)) continue;
+      const old = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { sets: string[] };
+      if (JSON.stringify(old.sets) !== JSON.stringify(c.sets)) {
+        throw new ConfigError('', `cell ${c.id} in ${outDir} was planned with other overrides (${old.sets.join(' ')}); the grid file changed since: use another --out`);
+      }
+    }
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(gridFile, JSON.stringify({ name: grid.name, file: grid.file, axes: grid.axes, cells: grid.cells.map((c) => c.id) }, null, 1) + '\n');
+  for (const c of grid.cells) planCell(outDir, grid.name, c, grid.evaluations);
+}
+
+/** Run every unfinished cell here, one after the other, rewriting results after each. */
+export async function runGridInProcess(grid: Grid, outDir: string, log: (msg: string) => void): Promise<GridResults> {
+  for (const [i, c] of grid.cells.entries()) {
+    const dir = cellDir(outDir, c.id);
+    if (readCellResult(dir)) {
+      log(`cell ${i + 1}/${grid.cells.length} ${c.id}: done already`);
+      continue;
+    }
+    log(`cell ${i + 1}/${grid.cells.length} ${c.id}`);
+    await runCell(dir, log);
+    writeResults(outDir, grid);
+  }
+  return writeResults(outDir, grid);
+}

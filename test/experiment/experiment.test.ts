@@ -1,0 +1,118 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { expect } from 'chai';
+import { main } from '../../src/cli/main';
+import type { GridResults } from '../../src/experiment/results';
+import { writeTinyGrid } from './tiny_grid';
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const log = console.log;
+  const write = process.stderr.write.bind(process.stderr);
+  let stdout = '';
+  let stderr = '';
+  console.log = (...a: unknown[]) => {
+    stdout += a.join(' ') + '\n';
+  };
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  }) as typeof process.stderr.write;
+  process.exitCode = 0;
+  try {
+    await main(args);
+  } finally {
+    console.log = log;
+    process.stderr.write = write;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { code, stdout, stderr };
+}
+
+const readJson = <T>(f: string): T => JSON.parse(fs.readFileSync(f, 'utf8')) as T;
+
+describe('cli: sslight experiment (in-process, tiny grid)', function () {
+  this.timeout(180000);
+  let dir: string;
+  let grid: string;
+  let out: string;
+  let first: GridResults;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-exp-'));
+    grid = writeTinyGrid(dir, 'random_init: true\n');
+    out = path.join(dir, 'out');
+    const r = await cli(['experiment', grid, '--out', out]);
+    expect(r.code, r.stderr).to.equal(0);
+    first = readJson<GridResults>(path.join(out, 'results.json'));
+  });
+
+  it('--dry-run lists the cells and their state without running anything', async () => {
+    const r = await cli(['experiment', grid, '--out', path.join(dir, 'dry'), '--dry-run']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/tiny: 6 cells/);
+    expect(r.stdout).to.match(/pending views=dino,seed=0 .*views\.name="dino"/);
+    expect(r.stdout).to.match(/pending random_init,seed=1 +\(random init/);
+    expect(fs.existsSync(path.join(dir, 'dry'))).to.equal(false);
+    const done = await cli(['experiment', grid, '--out', out, '--dry-run']);
+    expect(done.stdout).to.match(/done +views=sslight,seed=1/);
+  });
+
+  it('writes every cell\'s metrics, config, wall time and images/s, and a summary with paired differences', () => {
+    expect(first.pending).to.deep.equal([]);
+    expect(first.cells.map((c) => c.id)).to.deep.equal([
+      'views=dino,seed=0', 'views=dino,seed=1', 'views=sslight,seed=0', 'views=sslight,seed=1', 'random_init,seed=0', 'random_init,seed=1',
+    ]);
+    for (const c of first.cells) {
+      expect(c.metrics.knn_top1).to.be.within(0, 1);
+      expect(c.wall_s.total).to.be.greaterThan(0);
+      if (!c.randomInit) {
+        expect(c.steps).to.equal(6);
+        expect(c.images_per_s).to.be.greaterThan(0);
+        expect(c.metrics.pretrain_loss).to.be.a('number');
+      }
+    }
+    const dino0 = first.cells[0];
+    expect((dino0.config.views as Record<string, unknown>).name).to.equal('dino');
+    expect((dino0.config.trainer as Record<string, unknown>).seed).to.equal(0);
+    // The k-NN result is the one `sslight knn` wrote into the cell's run directory.
+    const knn = readJson<{ top1: number; step: number }>(path.join(out, 'cells', dino0.id, 'knn.json'));
+    expect(knn.top1).to.equal(dino0.metrics.knn_top1);
+    expect(knn.step).to.equal(6);
+    const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
+    expect(md).to.match(/\| views=dino \| 2 \| /);
+    expect(md).to.match(/\| random init \| 2 \| /);
+    expect(md).to.match(/\| views: dino − sslight \| [+-]\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \(n=2\)/);
+  });
+
+  it('refuses to rerun into a grid directory without --resume (exit 2)', async () => {
+    const r = await cli(['experiment', grid, '--out', out]);
+    expect(r.code).to.equal(2);
+    expect(r.stderr).to.match(/already holds a grid: continue it with --resume/);
+  });
+
+  it('--resume keeps finished cells and resumes an interrupted one from its checkpoint to the same metrics', async () => {
+    const cellDir = path.join(out, 'cells', 'views=sslight,seed=0');
+    const before = first.cells.find((c) => c.id === 'views=sslight,seed=0')!;
+    const kept = readJson<{ finished_at: string }>(path.join(out, 'cells', 'views=dino,seed=1', 'result.json'));
+    // Make the cell look interrupted after step 2: no result, no finished stages, latest = step 2.
+    for (const f of ['result.json', 'progress.json', 'knn.json']) fs.rmSync(path.join(cellDir, f));
+    fs.rmSync(path.join(cellDir, 'checkpoints', 'step_00000006'), { recursive: true });
+    fs.rmSync(path.join(cellDir, 'checkpoints', 'step_00000004'), { recursive: true });
+    fs.writeFileSync(path.join(cellDir, 'checkpoints', 'latest'), 'step_00000002');
+
+    const r = await cli(['experiment', grid, '--out', out, '--resume']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/views=dino,seed=1: done already/);
+    expect(r.stderr).to.match(/views=sslight,seed=0: pre-training \(resuming from its checkpoint\)/);
+    const after = readJson<GridResults>(path.join(out, 'results.json'));
+    const again = after.cells.find((c) => c.id === 'views=sslight,seed=0')!;
+    expect(again.metrics.knn_top1).to.equal(before.metrics.knn_top1);
+    expect(again.metrics.pretrain_loss).to.be.closeTo(before.metrics.pretrain_loss, 1e-4);
+    expect(readJson<{ finished_at: string }>(path.join(out, 'cells', 'views=dino,seed=1', 'result.json')).finished_at).to.equal(kept.finished_at);
+    const starts = fs.readFileSync(path.join(cellDir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"run:start"'));
+    expect(starts).to.have.length(2);
+    expect(JSON.parse(starts[1]).resumedFrom).to.match(/step_00000002$/);
+  });
+});

@@ -1,0 +1,151 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { expect } from 'chai';
+import '../../src/run/builtins';
+import { loadGrid } from '../../src/experiment/grid';
+import { mean, pairedDifference, sd, t975 } from '../../src/experiment/stats';
+import { renderMarkdown, type GridResults } from '../../src/experiment/results';
+import { ConfigError } from '../../src/core/errors';
+import { parseQueueUrl } from '../../src/experiment/queue';
+
+const BASE = `
+data: {name: generated, num_images: 48, image_size: 32}
+views: {name: sslight, global_crop_size: 16, local_crop_size: 8, n_local: 2}
+method: {name: dino, out_dim: 64, hidden_dim: 32, bottleneck_dim: 16, alpha: 0.4}
+backbone: {name: mobilenetv2, width: 0.25}
+optimizer: {name: adamw, lr: 0.001}
+trainer: {epochs: 1, batch_size: 8, seed: 3}
+`;
+
+function gridFile(body: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-grid-'));
+  fs.writeFileSync(path.join(dir, 'base.yaml'), BASE);
+  fs.writeFileSync(path.join(dir, 'g.yaml'), body);
+  return path.join(dir, 'g.yaml');
+}
+
+describe('experiment: statistics', () => {
+  it('mean, sample sd and t quantiles match standard values', () => {
+    expect(mean([1, 2, 3, 4])).to.equal(2.5);
+    expect(sd([1, 2, 3, 4])).to.be.closeTo(1.2909944, 1e-7);
+    expect(sd([5])).to.be.NaN;
+    // scipy.stats.t.ppf(0.975, df)
+    expect(t975(2)).to.be.closeTo(4.302653, 1e-3);
+    expect(t975(30)).to.be.closeTo(2.042272, 1e-3);
+    expect(t975(40)).to.be.closeTo(2.021075, 2e-4);
+    expect(t975(100)).to.be.closeTo(1.983972, 1e-4);
+    expect(() => t975(0)).to.throw(RangeError);
+  });
+
+  it('paired difference: mean of differences with a t-interval on n-1 degrees of freedom', () => {
+    const d = pairedDifference([0.5, 0.6, 0.7], [0.4, 0.45, 0.6]);
+    // differences 0.1, 0.15, 0.1: mean 0.11667, sd 0.028868, half-width 4.303 * sd / sqrt(3)
+    expect(d.n).to.equal(3);
+    expect(d.mean).to.be.closeTo(0.1166667, 1e-6);
+    expect(d.sd).to.be.closeTo(0.0288675, 1e-6);
+    expect(d.high - d.mean).to.be.closeTo((4.303 * 0.0288675) / Math.sqrt(3), 1e-5);
+    expect(pairedDifference([1], [0]).low).to.be.NaN;
+  });
+});
+
+describe('experiment: grid files', () => {
+  it('expands axes into cells with overrides, labelled values and random-init floor cells', () => {
+    const g = loadGrid(
+      gridFile(`
+name: views_test
+base: base.yaml
+set: {trainer.epochs: 2}
+axes:
+  views:
+    dino: {views.name: dino, views.local_crop_size: 6, method.alpha: null}
+    sslight: {views.name: sslight}
+  seed: [0, 1, 2]
+evaluations:
+  knn: {k: 5}
+  linear: {epochs: 2}
+random_init: true
+`),
+    );
+    expect(g.name).to.equal('views_test');
+    expect(g.axes).to.deep.equal({ views: ['dino', 'sslight'], seed: ['0', '1', '2'] });
+    expect(g.cells.map((c) => c.id)).to.deep.equal([
+      'views=dino,seed=0', 'views=dino,seed=1', 'views=dino,seed=2',
+      'views=sslight,seed=0', 'views=sslight,seed=1', 'views=sslight,seed=2',
+      'random_init,seed=0', 'random_init,seed=1', 'random_init,seed=2',
+    ]);
+    const dino1 = g.cells[1];
+    expect(dino1.config).to.deep.include({ trainer: { epochs: 2, batch_size: 8, seed: 1 } });
+    expect((dino1.config.views as Record<string, unknown>).name).to.equal('dino');
+    expect((dino1.config.views as Record<string, unknown>).local_crop_size).to.equal(6);
+    expect((dino1.config.method as Record<string, unknown>).alpha).to.equal(null);
+    expect((g.cells[4].config.method as Record<string, unknown>).alpha).to.equal(0.4);
+    const floor = g.cells[8];
+    expect(floor.randomInit).to.equal(true);
+    expect(floor.labels).to.deep.equal({ seed: '2' });
+    expect(g.evaluations.knn).to.deep.equal({ k: 5, temperature: 0.07, max_train: null, max_test: null });
+    expect(g.evaluations.linear?.batch_size).to.equal(256);
+  });
+
+  it('names the bad key: unknown evaluation option, config key of one cell, floor axis', () => {
+    const bad = (body: string, re: RegExp): void => {
+      let err: unknown;
+      try {
+        loadGrid(gridFile(body));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as Error).message).to.match(re);
+    };
+    bad('base: base.yaml\naxes: {seed: [0]}\nevaluations: {knn: {kk: 3}}\n', /evaluations\.knn.*kk|kk/);
+    bad('base: base.yaml\naxes: {method.out_dim: [64, -1]}\nevaluations: {knn: {}}\n', /method\.out_dim.*method\.out_dim=-1/);
+    bad('base: base.yaml\naxes: {seed: [0]}\nevaluations: {knn: {}}\nrandom_init: {axes: [views]}\n', /random_init\.axes.*'views'/);
+    bad('base: nope.yaml\nevaluations: {knn: {}}\n', /nope\.yaml/);
+    bad('base: base.yaml\nevaluations: {}\n', /at least one of knn, linear, semisup/);
+  });
+
+  it('parses queue URLs and refuses others', () => {
+    expect(parseQueueUrl('redis://127.0.0.1:6380/grid1')).to.deep.equal({ host: '127.0.0.1', port: 6380, name: 'grid1' });
+    expect(parseQueueUrl('redis://redis.lan')).to.deep.equal({ host: 'redis.lan', port: 6379, name: 'sslight' });
+    expect(() => parseQueueUrl('http://x:1')).to.throw(/redis:\/\/HOST:PORT/);
+    expect(() => parseQueueUrl('redis://x:70000')).to.throw(/out of range/);
+  });
+});
+
+describe('experiment: results.md', () => {
+  it('tabulates mean ± sd per recipe and paired differences with 95% intervals', () => {
+    const cell = (views: string, seed: number, knn: number, randomInit = false) => ({
+      id: `${views},${seed}`,
+      labels: (randomInit ? { seed: String(seed) } : { views, seed: String(seed) }) as Record<string, string>,
+      randomInit,
+      metrics: { knn_top1: knn },
+      wall_s: { pretrain: 60, knn: 6, total: 66 },
+      images_per_s: 100,
+      steps: 10,
+      config: {},
+      finished_at: '',
+      finished_by: '',
+      status: 'done' as const,
+    });
+    const r: GridResults = {
+      grid: 'g',
+      file: 'g.yaml',
+      axes: { views: ['sslight', 'dino'], seed: ['0', '1', '2'] },
+      evaluations: { knn: { k: 20, temperature: 0.07, max_train: null, max_test: null } },
+      updated_at: 'now',
+      cells: [
+        cell('sslight', 0, 0.5), cell('sslight', 1, 0.6), cell('sslight', 2, 0.7),
+        cell('dino', 0, 0.4), cell('dino', 1, 0.45), cell('dino', 2, 0.6),
+        cell('', 0, 0.2, true), cell('', 1, 0.2, true), cell('', 2, 0.2, true),
+      ],
+      pending: [],
+    };
+    const md = renderMarkdown(r);
+    expect(md).to.include('| views=sslight | 3 | 60.00 ± 10.00 | 1.0 | 100.0 | 1.1 |');
+    expect(md).to.include('| random init | 3 | 20.00 ± 0.00 |');
+    // differences 10, 15, 10 points: mean 11.67, half-width 4.303 * 2.887 / sqrt(3) = 7.17
+    expect(md).to.include('| views: sslight − dino | +11.67 [4.49, 18.84] (n=3) |');
+    expect(md).to.include('| views=sslight − random init | +40.00 [15.16, 64.84] (n=3) |');
+  });
+});
