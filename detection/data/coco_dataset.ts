@@ -60,6 +60,7 @@ export class CocoDetectionDataset {
   private readonly classOf = new Map<number, number>();
 
   constructor(o: CocoDetectionOptions) {
+    if (typeof o.annotations === 'string' && !fs.existsSync(o.annotations)) throw new DataError(o.annotations, 'annotation file does not exist');
     this.coco = new COCO(o.annotations);
     this.name = typeof o.annotations === 'string' ? o.annotations : 'coco';
     this.categories = categoryMap(this.coco);

@@ -86,5 +86,6 @@ describe('detection/data CocoDetectionDataset', () => {
     delete e.images![1].file_name;
     expect(() => new CocoDetectionDataset({ annotations: e, images: dir })).to.throw(CocoFormatError, /image id 9/);
     expect(() => new CocoDetectionDataset({ annotations: tinyCoco(), images: path.join(dir, 'nope') })).to.throw(DataError, /nope/);
+    expect(() => new CocoDetectionDataset({ annotations: path.join(dir, 'missing.json'), images: dir })).to.throw(DataError, /missing\.json.*does not exist/);
   });
 });
