@@ -147,10 +147,18 @@ export class RoiHeads extends Module {
     );
     const classes = concatInt(sampled.map((s) => s.classes));
     const regTargets = concat(sampled.map((s) => s.regTargets));
+    // Empty batches (no RoI at all, or no foreground for the masks) give zero losses without
+    // running a head on 0 RoIs (the backends' convolutions refuse empty batches).
+    const zero = () => tf.scalar(0);
+    if (classes.length === 0) {
+      return { loss_cls: zero(), loss_box_reg: zero(), ...(this.maskPooler ? { loss_mask: zero() } : {}) };
+    }
     return tf.tidy(() => {
       const { classLogits, boxDeltas } = this.boxOutputs(levels, sampled.map((s) => s.boxes));
       const losses: RoiLosses = fastRcnnLosses(classLogits, boxDeltas, classes, fgRows, regTargets, this.cfg.loss);
-      if (this.maskPooler) {
+      if (this.maskPooler && fgRows.length === 0) {
+        losses.loss_mask = zero();
+      } else if (this.maskPooler) {
         const fgBoxes = sampled.map((s) => s.boxes.slice(0, 4 * s.numFg));
         const logits = this.maskLogits(levels, fgBoxes);
         const maskTargets = concat(sampled.map((s, i) => maskTargetsForProposals(targets[i].masks, s.matchedGt, fgBoxes[i], this.maskSize)));
@@ -162,6 +170,9 @@ export class RoiHeads extends Module {
 
   /** Box post-processing per image (score threshold, class-wise NMS, top-k) on per-image proposals. */
   detectBoxes(levels: PyramidLevel[], proposals: Float32Array[], imageSizes: Array<[number, number]>): BoxDetections[] {
+    if (proposals.every((p) => p.length === 0)) {
+      return proposals.map(() => ({ boxes: new Float32Array(0), scores: new Float32Array(0), classes: new Int32Array(0) }));
+    }
     const [probs, deltas] = tf.tidy(() => {
       const { classLogits, boxDeltas } = this.boxOutputs(levels, proposals);
       return [tf.softmax(classLogits).dataSync() as Float32Array, boxDeltas.dataSync() as Float32Array];

@@ -267,6 +267,34 @@ describe('detection/modeling', function () {
       m.dispose();
     });
 
+    it('images without instances: finite losses and gradients (zero box / mask losses when no RoI is foreground); no proposals: no detections', () => {
+      const m = new MaskRcnn(mobileNetConfig(), new Rng(1));
+      m.train();
+      const { images, targets, sizes } = square();
+      const empty: DetectionTarget = { boxes: new Float32Array(0), classes: new Int32Array(0), masks: [] };
+      const before = tf.memory().numTensors;
+      for (const t of [[empty], targets]) {
+        tf.tidy(() => {
+          let terms: Record<string, number> = {};
+          const { grads } = tf.variableGrads(() => {
+            const l = m.forwardTrain(images, sizes, t);
+            terms = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, (v as tf.Scalar).dataSync()[0]]));
+            return tf.addN(Object.values(l) as tf.Scalar[]) as tf.Scalar;
+          });
+          expect(Object.values(terms).every(Number.isFinite), JSON.stringify(terms)).to.equal(true);
+          if (t[0] === empty) expect([terms.loss_rpn_loc, terms.loss_box_reg, terms.loss_mask]).to.deep.equal([0, 0, 0]);
+          expect(Object.values(grads).every((g) => g.dataSync().every(Number.isFinite))).to.equal(true);
+        });
+      }
+      expect(tf.memory().numTensors).to.equal(before);
+      m.eval();
+      const levels = m.features(images);
+      expect(m.roiHeads.inference(levels, [new Float32Array(0)], sizes)[0].scores.length).to.equal(0);
+      levels.forEach((l) => l.tensor.dispose());
+      images.dispose();
+      m.dispose();
+    });
+
     it('freeze_bn: backbone BN stays in eval, gets no gradient, keeps its statistics', () => {
       const m = new MaskRcnn(mobileNetConfig({ backbone: { name: 'mobilenetv2', options: { width: 0.35 }, freeze_bn: true } }), new Rng(1));
       m.train();
