@@ -32,38 +32,3 @@ export function loadMaskRcnnStateDict(model: Module, entries: Map<string, StateE
   for (const [k, v] of entries) renamed.set(publishedMaskRcnnKey(k), v);
   return loadModuleStateDict(model, renamed, { strict });
 }
-
-/** Where a backbone's entries may sit in a file, tried in this order. */
-const BODY_PREFIXES = ['backbone.body.', 'student.backbone.', 'backbone.', ''];
-
-/**
- * Loads pre-trained backbone weights into `model.backbone.body`: a torchvision Mask R-CNN file
- * (`backbone.body.*`), an sslight pre-training checkpoint's student (`student.backbone.*`), or a
- * plain torchvision classification state dict (no prefix; `fc.*` and the like are ignored).
- * `prefix` forces one; otherwise the first of the above under which every body entry exists is
- * used. Every body parameter and buffer must be present with its shape; the rest of the file
- * is ignored. Returns the prefix used and how many entries were loaded.
- */
-export function loadBackboneBody(
-  model: { backbone: { body: Module } },
-  entries: Map<string, StateEntry>,
-  prefix?: string,
-): { prefix: string; loaded: number } {
-  const body = model.backbone.body;
-  const own = [...body.stateTensors().keys()];
-  const candidates = prefix !== undefined ? [prefix] : BODY_PREFIXES;
-  for (const p of candidates) {
-    if (!own.every((k) => entries.has(p + k))) continue;
-    const picked = new Map<string, StateEntry>();
-    for (const k of own) picked.set(k, entries.get(p + k)!);
-    loadModuleStateDict(body, picked, { strict: true });
-    return { prefix: p, loaded: own.length };
-  }
-  // report the prefix that came closest
-  const missingUnder = (c: string) => own.filter((k) => !entries.has(c + k));
-  const p = candidates.reduce((best, c) => (missingUnder(c).length < missingUnder(best).length ? c : best));
-  const missing = missingUnder(p);
-  throw new Error(
-    `backbone weights: no prefix (${candidates.map((c) => `'${c}'`).join(', ')}) holds every backbone entry; under '${p}' ${missing.length} of ${own.length} are missing, e.g. ${missing.slice(0, 3).join(', ')}`,
-  );
-}

@@ -8,8 +8,7 @@ import { BatchNorm2d } from '../../../src/nn/batchnorm';
 import { registerWasmTrainingKernels } from '../../../src/kernels/wasm';
 import { MaskRcnn } from '../../../detection/modeling/meta_arch/mask_rcnn';
 import { parseMaskRcnnConfig } from '../../../detection/modeling/config';
-import { loadBackboneBody, maskRcnnStateDict } from '../../../detection/modeling/state_dict';
-import { moduleStateDict } from '../../../src/nn/state_dict';
+import { maskRcnnStateDict } from '../../../detection/modeling/state_dict';
 import { rpnLosses } from '../../../detection/modeling/rpn/losses';
 import { fastRcnnLosses } from '../../../detection/modeling/roi_heads/losses';
 import { BoxCoder } from '../../../detection/ops/box_coder';
@@ -115,25 +114,6 @@ describe('detection/modeling', function () {
     expect(m.inference(images, sizes)).to.have.length(1);
     images.dispose();
     m.dispose();
-  });
-
-  it('loads backbone weights from a pre-training checkpoint, a torchvision backbone file or a detector file', () => {
-    const src = new MaskRcnn(mobileNetConfig(), new Rng(5));
-    const dst = new MaskRcnn(mobileNetConfig(), new Rng(6));
-    const body = moduleStateDict(src.backbone.body);
-    const key = 'features.3.conv.1.0.weight';
-    const withPrefix = (p: string) => new Map([...body].map(([k, v]) => [p + k, v] as const));
-    for (const [prefix, extra] of [['student.backbone.', 'student.head.mlp.0.weight'], ['', 'classifier.1.weight'], ['backbone.body.', 'rpn.head.conv.weight']] as const) {
-      const file = withPrefix(prefix);
-      file.set(extra, { dtype: 'F32', shape: [1], data: new Float32Array(1) });
-      expect(loadBackboneBody(dst, file)).to.deep.equal({ prefix, loaded: body.size });
-      expect(Array.from(moduleStateDict(dst.backbone.body).get(key)!.data as Float32Array)).to.deep.equal(Array.from(body.get(key)!.data as Float32Array));
-    }
-    const partial = withPrefix('student.backbone.');
-    partial.delete(`student.backbone.${key}`);
-    expect(() => loadBackboneBody(dst, partial)).to.throw(/under 'student\.backbone\.' 1 of .* missing, e\.g\. features\.3\.conv\.1\.0\.weight/);
-    src.dispose();
-    dst.dispose();
   });
 
   describe("the paper's MobileNetV2 layout", () => {
