@@ -10,7 +10,7 @@ import { CocoFormatError } from '../coco/errors';
 import { isRleObject } from '../coco/mask';
 import type { CocoAnnotation, CocoDataset } from '../coco/types';
 import type { RawImage } from '../../src/core/interfaces';
-import { DataError } from '../../src/core/errors';
+import { DataError, InputError } from '../../src/core/errors';
 import { decodeImage } from '../../data/datasets/decode';
 import type { DetectionTarget, InstanceMask } from './types';
 
@@ -60,12 +60,13 @@ export class CocoDetectionDataset {
   private readonly classOf = new Map<number, number>();
 
   constructor(o: CocoDetectionOptions) {
+    if (typeof o.annotations === 'string' && !fs.existsSync(o.annotations)) throw new InputError(`annotation file '${o.annotations}' does not exist`);
     this.coco = new COCO(o.annotations);
     this.name = typeof o.annotations === 'string' ? o.annotations : 'coco';
     this.categories = categoryMap(this.coco);
     this.categories.catIds.forEach((id, k) => this.classOf.set(id, k + 1));
     if (!fs.existsSync(o.images) || !fs.statSync(o.images).isDirectory()) {
-      throw new DataError(o.images, 'image folder does not exist');
+      throw new InputError(`image folder '${o.images}' does not exist`);
     }
     const filterEmpty = o.filterEmpty ?? true;
     this.records = [];

@@ -12,6 +12,7 @@ import type { Dataset, RawImage } from '../../src/core/interfaces';
 import type { Rng, RngState } from '../../src/core/rng';
 import { ConfigError } from '../../src/core/errors';
 import { deriveRng, seedState } from '../../data/seed';
+import { IMAGENET_MEAN, IMAGENET_STD } from '../../data/transforms/normalize';
 import { forEachLimited, ReadableItems, type SkipHandler } from '../../data/readable';
 import type { DetectionRecord } from './coco_dataset';
 import { prepareImage, type PreparedImage } from './prepare';
@@ -77,7 +78,7 @@ export class DetectionLoader {
 
   constructor(readonly dataset: DetectionSource, options: DetectionLoaderOptions, rng: Rng | number = 0) {
     const minSizes = typeof options.minSizes === 'number' ? [options.minSizes] : [...options.minSizes];
-    this.o = { flipP: 0.5, sizeDivisibility: 32, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], prefetch: 2, concurrency: 4, ...options, minSizes };
+    this.o = { flipP: 0.5, sizeDivisibility: 32, mean: IMAGENET_MEAN, std: IMAGENET_STD, prefetch: 2, concurrency: 4, ...options, minSizes };
     const bs = options.batchSize;
     if (!Number.isInteger(bs) || bs < 1) throw new ConfigError('batch_size', `must be a positive integer, got ${bs}`);
     if (minSizes.length === 0 || minSizes.some((s) => !(Number.isInteger(s) && s > 0))) {

@@ -9,6 +9,9 @@ import { ConfigError } from '../../src/core/errors';
 
 const positiveInt = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
+/** `{name, ...options}`: a registered detection part (registry.ts) and its options, checked by its own schema. */
+const partSection = (name: string) => z.object({ name: z.string().min(1).default(name) }).passthrough().default({});
+
 const weights4 = z.tuple([z.number().positive(), z.number().positive(), z.number().positive(), z.number().positive()]);
 
 export const poolerSchema = z
@@ -61,6 +64,8 @@ export const anchorSchema = z
 export const rpnSchema = z
   .object({
     in_features: z.array(z.string()).min(1).default(['p2', 'p3', 'p4', 'p5', 'p6']),
+    /** The head shared by the levels: 'standard' (3x3 conv + 1x1 objectness / deltas). */
+    head: partSection('standard'),
     /** [bg below, fg at or above]; between is ignored. */
     iou_thresholds: z.tuple([fraction, fraction]).default([0.3, 0.7]),
     allow_low_quality_matches: z.boolean().default(true),
@@ -96,8 +101,8 @@ export const roiHeadsSchema = z
     proposal_append_gt: z.boolean().default(true),
     bbox_reg_weights: weights4.default([10, 10, 5, 5]),
     box_pooler: poolerSchema.default({ resolution: 7 }),
-    num_fc: positiveInt.default(2),
-    fc_dim: positiveInt.default(1024),
+    /** 'fc': num_fc (2) x fc_dim (1024) fully connected layers with ReLU. */
+    box_head: partSection('fc'),
     score_thresh_test: fraction.default(0.05),
     nms_thresh_test: fraction.default(0.5),
     detections_per_image: positiveInt.default(100),
@@ -109,11 +114,11 @@ export const roiHeadsSchema = z
       .object({
         enabled: z.boolean().default(true),
         pooler: poolerSchema.default({ resolution: 14 }),
-        num_conv: positiveInt.default(4),
-        conv_dim: positiveInt.default(256),
       })
       .strict()
       .default({}),
+    /** 'conv': num_conv (4) x (3x3 conv conv_dim (256) + ReLU); the predictor upsamples 2x. */
+    mask_head: partSection('conv'),
   })
   .strict();
 

@@ -20,30 +20,37 @@ function checkInputs(boxes: Float32Array, scores: Float32Array, what: string): v
 /** Greedy NMS over the boxes listed in `order` (already sorted); marks survivors in `kept`. */
 function suppress(boxes: Float32Array, order: Int32Array, iouThreshold: number, kept: Uint8Array): void {
   const n = order.length;
-  const dead = new Uint8Array(n);
+  // The boxes in visiting order, one contiguous array per coordinate: the inner loop streams them.
+  const x1 = new Float64Array(n);
+  const y1 = new Float64Array(n);
+  const x2 = new Float64Array(n);
+  const y2 = new Float64Array(n);
   const area = new Float64Array(n);
   for (let p = 0; p < n; p++) {
     const o = 4 * order[p];
-    area[p] = (boxes[o + 2] - boxes[o]) * (boxes[o + 3] - boxes[o + 1]);
+    x1[p] = boxes[o];
+    y1[p] = boxes[o + 1];
+    x2[p] = boxes[o + 2];
+    y2[p] = boxes[o + 3];
+    area[p] = (x2[p] - x1[p]) * (y2[p] - y1[p]);
   }
+  const dead = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
     if (dead[p]) continue;
-    const i = order[p];
-    kept[i] = 1;
-    const oi = 4 * i;
-    const x1 = boxes[oi];
-    const y1 = boxes[oi + 1];
-    const x2 = boxes[oi + 2];
-    const y2 = boxes[oi + 3];
+    kept[order[p]] = 1;
+    const ax1 = x1[p];
+    const ay1 = y1[p];
+    const ax2 = x2[p];
+    const ay2 = y2[p];
+    const aa = area[p];
     for (let q = p + 1; q < n; q++) {
       if (dead[q]) continue;
-      const oj = 4 * order[q];
-      const w = Math.min(x2, boxes[oj + 2]) - Math.max(x1, boxes[oj]);
+      const w = Math.min(ax2, x2[q]) - Math.max(ax1, x1[q]);
       if (w <= 0) continue;
-      const h = Math.min(y2, boxes[oj + 3]) - Math.max(y1, boxes[oj + 1]);
+      const h = Math.min(ay2, y2[q]) - Math.max(ay1, y1[q]);
       if (h <= 0) continue;
       const inter = w * h;
-      if (inter / (area[p] + area[q] - inter) > iouThreshold) dead[q] = 1;
+      if (inter / (aa + area[q] - inter) > iouThreshold) dead[q] = 1;
     }
   }
 }

@@ -57,19 +57,34 @@ type Inputs = Record<string, tf.TensorInfo>;
 /** Reads a kernel input's values: in place on the wasm heap, the stored array on cpu. */
 type Reader = (t: tf.TensorInfo) => ArrayLike<number>;
 
-function forward(inputs: Inputs, a: RoiAlignAttrs, read: Reader, out: Float32Array): void {
+/**
+ * Checks every RoI's level and batch index and groups the RoIs by level. Runs before the kernel
+ * allocates its output, so bad input throws without leaking a buffer.
+ */
+function prepare(inputs: Inputs, a: RoiAlignAttrs, read: Reader): { levels: Level[]; groups: Int32Array[] } {
   const levels = levelsOf(a);
   const rois = read(inputs.rois);
-  const groups = groupByLevel(read(inputs.levels), levels.length);
-  levels.forEach((lv, l) => {
-    if (groups[l].length > 0) roiAlignForward(read(inputs[`f${l}`]) as Float32Array, lv.shape, rois, groups[l], lv.p, out);
+  const n = a.featureShapes[0];
+  for (let k = 0; k < inputs.rois.shape[0]; k++) {
+    const b = rois[5 * k];
+    if (!(Number.isInteger(b) && b >= 0 && b < n)) {
+      throw new Error(`roiAlign: roi ${k} has batch index ${b}, but the features hold ${n} image(s)`);
+    }
+  }
+  return { levels, groups: groupByLevel(read(inputs.levels), levels.length) };
+}
+
+function forward(inputs: Inputs, prep: { levels: Level[]; groups: Int32Array[] }, read: Reader, out: Float32Array): void {
+  const rois = read(inputs.rois);
+  prep.levels.forEach((lv, l) => {
+    const which = prep.groups[l];
+    if (which.length > 0) roiAlignForward(read(inputs[`f${l}`]) as Float32Array, lv.shape, rois, which, lv.p, out);
   });
 }
 
-function backward(inputs: Inputs, a: RoiAlignAttrs, read: Reader, dx: Float32Array): void {
-  const levels = levelsOf(a);
+function backward(inputs: Inputs, a: RoiAlignAttrs, prep: { levels: Level[]; groups: Int32Array[] }, read: Reader, dx: Float32Array): void {
   const l = a.level!;
-  const groups = groupByLevel(read(inputs.levels), levels.length);
+  const { levels, groups } = prep;
   roiAlignBackward(read(inputs.dy) as Float32Array, read(inputs.rois), groups[l], levels[l].shape, levels[l].p, dx);
 }
 
@@ -82,16 +97,20 @@ function outShape(inputs: Inputs, a: RoiAlignAttrs): number[] {
 function wasmForward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as BackendWasm;
   const a = attrs as unknown as RoiAlignAttrs;
+  const read: Reader = (t) => be.typedArrayFromHeap(t);
+  const prep = prepare(inputs, a, read);
   const out = be.makeOutput(outShape(inputs, a), 'float32');
-  if (inputs.rois.shape[0] > 0) forward(inputs, a, (t) => be.typedArrayFromHeap(t), be.typedArrayFromHeap(out) as Float32Array);
+  if (inputs.rois.shape[0] > 0) forward(inputs, prep, read, be.typedArrayFromHeap(out) as Float32Array);
   return out;
 }
 
 function wasmBackward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as BackendWasm;
   const a = attrs as unknown as RoiAlignAttrs;
+  const read: Reader = (t) => be.typedArrayFromHeap(t);
+  const prep = prepare(inputs, a, read);
   const out = be.makeOutput(a.featureShapes.slice(4 * a.level!, 4 * a.level! + 4), 'float32');
-  backward(inputs, a, (t) => be.typedArrayFromHeap(t), be.typedArrayFromHeap(out) as Float32Array);
+  backward(inputs, a, prep, read, be.typedArrayFromHeap(out) as Float32Array);
   return out;
 }
 
@@ -101,7 +120,8 @@ function hostForward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const a = attrs as unknown as RoiAlignAttrs;
   const shape = outShape(inputs, a);
   const out = new Float32Array(tf.util.sizeFromShape(shape));
-  if (inputs.rois.shape[0] > 0) forward(inputs, a, (t) => be.readSync(t.dataId) as Float32Array, out);
+  const read: Reader = (t) => be.readSync(t.dataId) as Float32Array;
+  if (inputs.rois.shape[0] > 0) forward(inputs, prepare(inputs, a, read), read, out);
   return { dataId: be.write(out, shape, 'float32'), shape, dtype: 'float32' };
 }
 
@@ -110,7 +130,8 @@ function hostBackward({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const a = attrs as unknown as RoiAlignAttrs;
   const shape = a.featureShapes.slice(4 * a.level!, 4 * a.level! + 4);
   const out = new Float32Array(tf.util.sizeFromShape(shape));
-  backward(inputs, a, (t) => be.readSync(t.dataId) as Float32Array, out);
+  const read: Reader = (t) => be.readSync(t.dataId) as Float32Array;
+  backward(inputs, a, prepare(inputs, a, read), read, out);
   return { dataId: be.write(out, shape, 'float32'), shape, dtype: 'float32' };
 }
 

@@ -76,3 +76,26 @@ export function writeMetrics(dir: string, m: DetectionMetrics, extra: Record<str
   fs.renameSync(tmp, file);
   return file;
 }
+
+/**
+ * The whole evaluation step: evaluates, prints the AP table through `log`, and when `outDir` is
+ * given writes `metrics.json` and the results as `coco_instances_results.json` (Detectron2's name).
+ */
+export function evaluateAndReport(
+  gt: COCO,
+  results: readonly CocoResult[],
+  o: { outDir?: string; log?: (line: string) => void; imgIds?: number[]; iouTypes?: DetIouType[]; extra?: Record<string, unknown> } = {},
+): DetectionMetrics {
+  const m = evaluateDetections(gt, results, { imgIds: o.imgIds, iouTypes: o.iouTypes });
+  const log = o.log ?? ((s: string) => console.log(s));
+  log(`COCO evaluation: ${m.numImages} images, ${m.numDetections} detections`);
+  log(formatApTable(m));
+  if (o.outDir) {
+    fs.mkdirSync(o.outDir, { recursive: true });
+    const resFile = path.join(o.outDir, 'coco_instances_results.json');
+    fs.writeFileSync(`${resFile}.tmp`, JSON.stringify(results));
+    fs.renameSync(`${resFile}.tmp`, resFile);
+    writeMetrics(o.outDir, m, o.extra);
+  }
+  return m;
+}

@@ -4,7 +4,7 @@
  * padding (grid_sample, align_corners=False), then thresholded. As Detectron2 does on CPU, only
  * the box grown by one pixel (floor(x0) - 1 .. ceil(x1) + 1, clipped) is sampled; the rest is 0.
  */
-import { rleEncode, type Rle } from '../coco/rle';
+import type { Rle } from '../coco/rle';
 
 /**
  * Calls `visit(x, y, value)` for every pixel of the sampled region (the box grown by one pixel,
@@ -57,7 +57,49 @@ export function pasteMask(probs: ArrayLike<number>, maskSize: number, box: Array
   return out;
 }
 
-/** pasteMask encoded as COCO RLE runs. */
+/**
+ * pasteMask encoded as COCO RLE runs, built from the sampled region alone (the rest of the image
+ * is one long zero run per column), so pasting 100 detections into a large image stays cheap.
+ */
 export function pasteMaskRle(probs: ArrayLike<number>, maskSize: number, box: ArrayLike<number>, h: number, w: number, threshold = 0.5): Rle {
-  return rleEncode(pasteMask(probs, maskSize, box, h, w, threshold), h, w);
+  const xa = Math.max(Math.floor(box[0]) - 1, 0);
+  const ya = Math.max(Math.floor(box[1]) - 1, 0);
+  const rw = Math.max(Math.min(Math.ceil(box[2]) + 1, w) - xa, 0);
+  const rh = Math.max(Math.min(Math.ceil(box[3]) + 1, h) - ya, 0);
+  const region = new Uint8Array(rw * rh); // column-major over the region
+  samplePasted(probs, maskSize, box, h, w, (x, y, v) => {
+    if (v >= threshold) region[(x - xa) * rh + (y - ya)] = 1;
+  });
+  const counts: number[] = [];
+  let cur = 0;
+  let run = 0;
+  const zeros = (n: number) => {
+    if (n === 0) return;
+    if (cur === 0) run += n;
+    else {
+      counts.push(run);
+      cur = 0;
+      run = n;
+    }
+  };
+  for (let x = 0; x < w; x++) {
+    if (x < xa || x >= xa + rw) {
+      zeros(h);
+      continue;
+    }
+    zeros(ya);
+    const col = (x - xa) * rh;
+    for (let y = 0; y < rh; y++) {
+      const v = region[col + y];
+      if (v === cur) run++;
+      else {
+        counts.push(run);
+        cur = v;
+        run = 1;
+      }
+    }
+    zeros(h - ya - rh);
+  }
+  counts.push(run);
+  return { h, w, counts: Uint32Array.from(counts) };
 }

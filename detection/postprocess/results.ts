@@ -18,6 +18,8 @@ export interface Detections {
   classes: Int32Array;
   /** [n*M*M] row-major mask probabilities (absent for a box-only detector). */
   maskProbs?: Float32Array;
+  /** M (else inferred from maskProbs' length). */
+  maskSize?: number;
 }
 
 /** Detections in original-image pixels, masks pasted and RLE-encoded. */
@@ -47,7 +49,7 @@ export function toOriginalImage(
   const [oh, ow] = originalSize;
   const sx = ow / resizedSize[1];
   const sy = oh / resizedSize[0];
-  const M = n > 0 && d.maskProbs ? Math.round(Math.sqrt(d.maskProbs.length / n)) : 0;
+  const M = d.maskSize ?? (n > 0 && d.maskProbs ? Math.round(Math.sqrt(d.maskProbs.length / n)) : 0);
   if (d.maskProbs && n > 0 && M * M * n !== d.maskProbs.length) throw new RangeError(`maskProbs has ${d.maskProbs.length} values, not ${n} square masks`);
   const keep: number[] = [];
   const boxes: number[] = [];

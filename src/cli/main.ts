@@ -15,6 +15,7 @@ import { exportCommand } from './export';
 import { experimentCommand } from './experiment';
 import { workerCommand } from './worker';
 import { semisupCommand } from './semisup';
+import { detectCommand } from './detect';
 
 /**
  * Exit codes, the same for every command: 0 done, 1 run failure (NaN loss, disk full), 2 bad input
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(experimentCommand)
       .command(workerCommand)
       .command(semisupCommand)
+      .command(detectCommand)
       .demandCommand(1, 'name a command (see --help)')
       .strict()
       .recommendCommands()

@@ -181,7 +181,7 @@ export function parsePluginOptions(
  * `callbacks:` is a mapping from callback name to options (so `--set callbacks.checkpoint.every_steps=5`
  * works); `false`/`null` turns a callback from a base config off. A list of `{name: ...}` also works.
  */
-function parseCallbacks(reg: PluginRegistry, value: unknown): PluginChoice[] {
+export function parseCallbacks(value: unknown, reg: PluginRegistry = defaultRegistry): PluginChoice[] {
   if (value === undefined || value === null) return [];
   const out: PluginChoice[] = [];
   if (Array.isArray(value)) {
@@ -217,7 +217,7 @@ export function resolveConfig(doc: Json, reg: PluginRegistry = defaultRegistry):
   return {
     ...sections,
     trainer: trainer.data,
-    callbacks: parseCallbacks(reg, doc.callbacks),
+    callbacks: parseCallbacks(doc.callbacks, reg),
     raw: doc,
   };
 }

@@ -154,3 +154,47 @@ export function teacherTempSchedule(
   for (let e = 0; e < nEpochs; e++) out[e] = teacherTempAt(e, warmupTeacherTemp, teacherTemp, warmupEpochs);
   return out;
 }
+
+/**
+ * Detectron2's WarmupMultiStepLR at iteration `it` (0-based): linear warm-up of the factor from
+ * `warmupFactor` to 1 over `warmupIters` (factor = warmupFactor (1 - it/warmupIters) + it/warmupIters),
+ * times `gamma` for every milestone in `steps` that is <= it (bisect_right).
+ */
+export function warmupMultiStepAt(
+  it: number,
+  base: number,
+  steps: readonly number[],
+  gamma = 0.1,
+  warmupIters = 0,
+  warmupFactor = 0.001,
+): number {
+  const i = Math.max(0, Math.floor(it));
+  let decays = 0;
+  for (const s of steps) if (s <= i) decays++;
+  let factor = 1;
+  if (i < warmupIters) {
+    const alpha = i / warmupIters;
+    factor = warmupFactor * (1 - alpha) + alpha;
+  }
+  return base * factor * gamma ** decays;
+}
+
+/** A WarmupMultiStepLR bound to its parameters (milestones must increase). */
+export class WarmupMultiStepSchedule {
+  constructor(
+    readonly base: number,
+    readonly steps: readonly number[],
+    readonly gamma = 0.1,
+    readonly warmupIters = 0,
+    readonly warmupFactor = 0.001,
+  ) {
+    for (let k = 1; k < steps.length; k++) {
+      if (!(steps[k] > steps[k - 1])) throw new RangeError(`schedule: steps must increase, got [${steps.join(', ')}]`);
+    }
+    if (!(warmupIters >= 0) || !Number.isInteger(warmupIters)) throw new RangeError(`schedule: warmupIters must be an integer >= 0, got ${warmupIters}`);
+  }
+
+  at(it: number): number {
+    return warmupMultiStepAt(it, this.base, this.steps, this.gamma, this.warmupIters, this.warmupFactor);
+  }
+}

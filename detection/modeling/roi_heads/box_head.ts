@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import type { Rng } from '../../../src/core/rng';
 import { Module } from '../../../src/nn/module';
 import { Linear } from '../../../src/nn/linear';
 import { c2XavierFill } from '../init';
+import { registerDetectionPart, type BoxHeadPart } from '../registry';
 
 /**
  * torchvision's TwoMLPHead / Detectron2's FastRCNNConvFCHead without convs: flatten the pooled
  * RoI features in torch's (C, H, W) order (so torchvision weights apply unchanged), then numFc x
  * (Linear + ReLU), named fc6, fc7, ... Init c2_xavier_fill (Detectron2).
  */
-export class BoxHead extends Module {
+export class BoxHead extends Module implements BoxHeadPart {
   readonly fcs: Linear[] = [];
 
   constructor(readonly inChannels: number, readonly resolution: number, readonly fcDim: number, numFc: number, rng: Rng) {
@@ -23,6 +25,10 @@ export class BoxHead extends Module {
     }
   }
 
+  get outDim(): number {
+    return this.fcDim;
+  }
+
   /** Pooled [R, r, r, C] -> [R, fcDim]. */
   forward(pooled: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
@@ -33,3 +39,11 @@ export class BoxHead extends Module {
     });
   }
 }
+
+registerDetectionPart({
+  kind: 'box_head',
+  name: 'fc',
+  description: 'num_fc fully connected layers (fc6, fc7, ...) with ReLU on the flattened pooled RoI',
+  schema: z.object({ num_fc: z.number().int().positive().default(2), fc_dim: z.number().int().positive().default(1024) }).strict(),
+  create: (o, { rng, channels, resolution }) => new BoxHead(channels, resolution, o.fc_dim, o.num_fc, rng),
+});

@@ -43,9 +43,10 @@ export function maskLoss(maskLogits: tf.Tensor4D, classes: Int32Array, targets: 
   const [f, m, , c] = maskLogits.shape;
   if (f === 0) return tf.tidy(() => tf.mul(tf.sum(maskLogits), 0) as tf.Scalar);
   return tf.tidy(() => {
-    // the class channel by a one-hot weighted sum over channels (differentiable on every backend)
-    const onehot = tf.reshape(tf.oneHot(tf.tensor1d(classes, 'int32'), c), [f, 1, 1, c]);
-    const picked = tf.sum(tf.mul(maskLogits, onehot), 3);
-    return tf.div(bceWithLogitsSum(picked, tf.tensor3d(targets, [f, m, m])), f * m * m) as tf.Scalar;
+    // the class channel as a batched product with a one-hot column ([F, M*M, C] x [F, C, 1]):
+    // differentiable on every backend, no transposed or broadcast copy of the logits
+    const onehot = tf.reshape(tf.oneHot(tf.tensor1d(classes, 'int32'), c), [f, c, 1]);
+    const picked = tf.matMul(tf.reshape(maskLogits, [f, m * m, c]), onehot);
+    return tf.div(bceWithLogitsSum(picked, tf.tensor3d(targets, [f, m * m, 1])), f * m * m) as tf.Scalar;
   });
 }

@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import type { Rng } from '../../../src/core/rng';
 import { Module } from '../../../src/nn/module';
 import { Conv2d } from '../../../src/nn/conv2d';
 import { ConvTranspose2d } from '../../../src/nn/conv_transpose2d';
 import { c2MsraFill, normalFill } from '../init';
+import { registerDetectionPart, type MaskHeadPart } from '../registry';
 
 /**
  * Mask R-CNN's mask head (torchvision's MaskRCNNHeads, Detectron2's MaskRCNNConvUpsampleHead
  * convs): numConv x (3x3 conv + ReLU), named mask_fcn1.. . Init c2_msra_fill.
  */
-export class MaskHead extends Module {
+export class MaskHead extends Module implements MaskHeadPart {
   readonly convs: Conv2d[] = [];
 
   constructor(inChannels: number, readonly convDim: number, numConv: number, rng: Rng) {
@@ -21,6 +23,10 @@ export class MaskHead extends Module {
       this.convs.push(conv);
       c = convDim;
     }
+  }
+
+  get outChannels(): number {
+    return this.convDim;
   }
 
   forward(pooled: tf.Tensor4D): tf.Tensor4D {
@@ -51,3 +57,11 @@ export class MaskPredictor extends Module {
     return tf.tidy(() => this.logits.forward(tf.relu(this.deconv.forward(x))));
   }
 }
+
+registerDetectionPart({
+  kind: 'mask_head',
+  name: 'conv',
+  description: 'num_conv x (3x3 conv + ReLU), mask_fcn1.. (Detectron2 MaskRCNNConvUpsampleHead convs, torchvision MaskRCNNHeads)',
+  schema: z.object({ num_conv: z.number().int().positive().default(4), conv_dim: z.number().int().positive().default(256) }).strict(),
+  create: (o, { rng, channels }) => new MaskHead(channels, o.conv_dim, o.num_conv, rng),
+});

@@ -11,11 +11,12 @@ import type { PyramidLevel } from '../backbone/backbone_with_fpn';
 import type { StageInfo } from '../backbone/body';
 import type { PoolerConfig, RoiHeadsConfig } from '../config';
 import { concat, concatInt } from '../arrays';
-import { BoxHead } from './box_head';
+import { buildDetectionPart, type BoxHeadPart, type MaskHeadPart } from '../registry';
+import './box_head';
 import { BoxPredictor } from './box_predictor';
 import { boxInference, type BoxDetections } from './inference';
 import { fastRcnnLosses, maskLoss } from './losses';
-import { MaskHead, MaskPredictor } from './mask_head';
+import { MaskPredictor } from './mask_head';
 import { labelAndSampleProposals, type SampledRois } from './sampling';
 
 export interface Detections extends BoxDetections {
@@ -51,9 +52,9 @@ export function roisTensor(perImage: Float32Array[]): tf.Tensor2D {
  * mask_fcn_logits), the training-time sampling and losses, and box inference post-processing.
  */
 export class RoiHeads extends Module {
-  readonly boxHead: BoxHead;
+  readonly boxHead: BoxHeadPart;
   readonly boxPredictor: BoxPredictor;
-  readonly maskHead: MaskHead | null;
+  readonly maskHead: MaskHeadPart | null;
   readonly maskPredictor: MaskPredictor | null;
   readonly boxPooler: MultiScaleRoIAlign;
   readonly maskPooler: MultiScaleRoIAlign | null;
@@ -82,13 +83,14 @@ export class RoiHeads extends Module {
       });
     this.boxPooler = pooler(cfg.box_pooler);
     const res = cfg.box_pooler.resolution;
-    this.boxHead = this.addModule('box_head', new BoxHead(channels, res, cfg.fc_dim, cfg.num_fc, rng));
-    this.boxPredictor = this.addModule('box_predictor', new BoxPredictor(cfg.fc_dim, cfg.num_classes, rng));
+    this.boxHead = this.addModule('box_head', buildDetectionPart('box_head', cfg.box_head, { rng, channels, resolution: res }, 'model.roi_heads.box_head'));
+    this.boxPredictor = this.addModule('box_predictor', new BoxPredictor(this.boxHead.outDim, cfg.num_classes, rng));
     const m = cfg.mask;
     if (m.enabled) {
       this.maskPooler = pooler(m.pooler);
-      this.maskHead = this.addModule('mask_head', new MaskHead(channels, m.conv_dim, m.num_conv, rng));
-      this.maskPredictor = this.addModule('mask_predictor', new MaskPredictor(m.conv_dim, m.conv_dim, cfg.num_classes, rng));
+      const head = buildDetectionPart('mask_head', cfg.mask_head, { rng, channels, resolution: m.pooler.resolution }, 'model.roi_heads.mask_head');
+      this.maskHead = this.addModule('mask_head', head);
+      this.maskPredictor = this.addModule('mask_predictor', new MaskPredictor(head.outChannels, head.outChannels, cfg.num_classes, rng));
     } else {
       this.maskPooler = null;
       this.maskHead = null;
@@ -145,10 +147,18 @@ export class RoiHeads extends Module {
     );
     const classes = concatInt(sampled.map((s) => s.classes));
     const regTargets = concat(sampled.map((s) => s.regTargets));
+    // Empty batches (no RoI at all, or no foreground for the masks) give zero losses without
+    // running a head on 0 RoIs (the backends' convolutions refuse empty batches).
+    const zero = () => tf.scalar(0);
+    if (classes.length === 0) {
+      return { loss_cls: zero(), loss_box_reg: zero(), ...(this.maskPooler ? { loss_mask: zero() } : {}) };
+    }
     return tf.tidy(() => {
       const { classLogits, boxDeltas } = this.boxOutputs(levels, sampled.map((s) => s.boxes));
       const losses: RoiLosses = fastRcnnLosses(classLogits, boxDeltas, classes, fgRows, regTargets, this.cfg.loss);
-      if (this.maskPooler) {
+      if (this.maskPooler && fgRows.length === 0) {
+        losses.loss_mask = zero();
+      } else if (this.maskPooler) {
         const fgBoxes = sampled.map((s) => s.boxes.slice(0, 4 * s.numFg));
         const logits = this.maskLogits(levels, fgBoxes);
         const maskTargets = concat(sampled.map((s, i) => maskTargetsForProposals(targets[i].masks, s.matchedGt, fgBoxes[i], this.maskSize)));
@@ -160,6 +170,9 @@ export class RoiHeads extends Module {
 
   /** Box post-processing per image (score threshold, class-wise NMS, top-k) on per-image proposals. */
   detectBoxes(levels: PyramidLevel[], proposals: Float32Array[], imageSizes: Array<[number, number]>): BoxDetections[] {
+    if (proposals.every((p) => p.length === 0)) {
+      return proposals.map(() => ({ boxes: new Float32Array(0), scores: new Float32Array(0), classes: new Int32Array(0) }));
+    }
     const [probs, deltas] = tf.tidy(() => {
       const { classLogits, boxDeltas } = this.boxOutputs(levels, proposals);
       return [tf.softmax(classLogits).dataSync() as Float32Array, boxDeltas.dataSync() as Float32Array];

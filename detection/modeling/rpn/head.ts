@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import type { Rng } from '../../../src/core/rng';
 import { Module } from '../../../src/nn/module';
 import { Conv2d } from '../../../src/nn/conv2d';
 import { normalFill } from '../init';
+import { registerDetectionPart, type RpnHeadPart } from '../registry';
 
 /** Per level: objectness logits [N, H, W, A] and deltas [N, H, W, A*4] (anchor a's at 4a..4a+3). */
 export interface RpnHeadOutput {
@@ -16,7 +18,7 @@ export interface RpnHeadOutput {
  * `cls_logits`, `bbox_pred`; init N(0, 0.01^2), zero bias (both libraries). NHWC channel order
  * equals torch's flattened (H, W, A) / (H, W, A, 4) order, so outputs line up with torchvision's.
  */
-export class RpnHead extends Module {
+export class RpnHead extends Module implements RpnHeadPart {
   readonly conv: Conv2d;
   readonly clsLogits: Conv2d;
   readonly bboxPred: Conv2d;
@@ -43,3 +45,11 @@ export class RpnHead extends Module {
     return { logits, deltas };
   }
 }
+
+registerDetectionPart({
+  kind: 'rpn_head',
+  name: 'standard',
+  description: '3x3 conv + ReLU, 1x1 objectness and box-delta convs (Detectron2 StandardRPNHead, torchvision RPNHead)',
+  schema: z.object({}).strict(),
+  create: (_o, { rng, channels, numAnchors }) => new RpnHead(channels, numAnchors, rng),
+});

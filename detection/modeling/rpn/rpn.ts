@@ -8,7 +8,8 @@ import { Matcher } from '../../ops/matcher';
 import type { PyramidLevel } from '../backbone/backbone_with_fpn';
 import type { StageInfo } from '../backbone/body';
 import type { AnchorConfig, RpnConfig } from '../config';
-import { RpnHead } from './head';
+import { buildDetectionPart, type RpnHeadPart } from '../registry';
+import './head';
 import { rpnLosses } from './losses';
 import { findTopProposals, type Proposals } from './proposals';
 
@@ -24,7 +25,7 @@ export interface RpnOutput {
  * matching / sampling / losses. Child `head` gives torchvision's `rpn.head.*` names.
  */
 export class Rpn extends Module {
-  readonly head: RpnHead;
+  readonly head: RpnHeadPart;
   readonly anchorGenerator: AnchorGenerator;
   readonly coder: BoxCoder;
   readonly matcher: Matcher;
@@ -56,7 +57,7 @@ export class Rpn extends Module {
       throw new ConfigError('model.anchors', `the shared RPN head needs the same number of anchors per location on every level, got [${perCell}]`);
     }
     const channels = levels[0].channels;
-    this.head = this.addModule('head', new RpnHead(channels, perCell[0], rng));
+    this.head = this.addModule('head', buildDetectionPart('rpn_head', cfg.head, { rng, channels, numAnchors: perCell[0] }, 'model.rpn.head'));
     this.coder = new BoxCoder(cfg.bbox_reg_weights);
     const [bg, fg] = cfg.iou_thresholds;
     this.matcher = new Matcher([bg, fg], [0, -1, 1], cfg.allow_low_quality_matches);

@@ -7,7 +7,7 @@ import { CocoFormatError } from '../../../detection/coco/errors';
 import { mask } from '../../../detection/coco';
 import type { CocoDataset } from '../../../detection/coco/types';
 import { CocoDetectionDataset } from '../../../detection/data/coco_dataset';
-import { DataError } from '../../../src/core/errors';
+import { DataError, InputError } from '../../../src/core/errors';
 
 /** Three images: one with a crowd + a polygon + an RLE instance, one with only a crowd, one empty. */
 function tinyCoco(): CocoDataset {
@@ -85,6 +85,7 @@ describe('detection/data CocoDetectionDataset', () => {
     const e = tinyCoco();
     delete e.images![1].file_name;
     expect(() => new CocoDetectionDataset({ annotations: e, images: dir })).to.throw(CocoFormatError, /image id 9/);
-    expect(() => new CocoDetectionDataset({ annotations: tinyCoco(), images: path.join(dir, 'nope') })).to.throw(DataError, /nope/);
+    expect(() => new CocoDetectionDataset({ annotations: tinyCoco(), images: path.join(dir, 'nope') })).to.throw(InputError, /image folder '.*nope' does not exist/);
+    expect(() => new CocoDetectionDataset({ annotations: path.join(dir, 'missing.json'), images: dir })).to.throw(InputError, /annotation file '.*missing\.json' does not exist/);
   });
 });

@@ -55,6 +55,23 @@ describe('detection/data shapes dataset and DetectionLoader', () => {
     }
   });
 
+  it('writes JPEGs on request (lossy, so close to the generated pixels, same annotations)', async () => {
+    const jdir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-shapes-jpg-'));
+    try {
+      const w = await writeShapesDataset(jdir, { ...opts, numImages: 2, format: 'jpg' });
+      expect(w.dataset.images![0].file_name).to.match(/\.jpg$/);
+      const jds = new CocoDetectionDataset({ annotations: w.annotations, images: w.images });
+      const im = await jds.loadImage(0);
+      const { pixels } = generateShapes({ ...opts, numImages: 2 });
+      let err = 0;
+      for (let j = 0; j < im.data.length; j++) err += Math.abs(im.data[j] - pixels[0][j]);
+      expect(err / im.data.length).to.be.lessThan(12);
+      expect(w.dataset.annotations).to.deep.equal(generateShapes({ ...opts, numImages: 2 }).dataset.annotations);
+    } finally {
+      fs.rmSync(jdir, { recursive: true, force: true });
+    }
+  });
+
   it('pads each batch to a multiple of 32 and reports sizes, scales and targets in resized pixels', async () => {
     const loader = new DetectionLoader(ds, { mode: 'train', batchSize: 3, minSizes: [48, 80], maxSize: 100 }, 1);
     const b = await loader.loadBatch(0, 1);

@@ -14,9 +14,13 @@ import { fastRcnnLosses } from '../../../detection/modeling/roi_heads/losses';
 import { BoxCoder } from '../../../detection/ops/box_coder';
 import { Matcher } from '../../../detection/ops/matcher';
 import type { DetectionTarget } from '../../../detection/data/types';
+import { registerDetectionPart, type BoxHeadPart } from '../../../detection/modeling/registry';
+import { Module } from '../../../src/nn/module';
+import { Linear } from '../../../src/nn/linear';
+import { z } from 'zod';
 
 /** The paper's MobileNetV2 layout (FPN on C4, C5 -> P4, P5, P6; 3 sizes x 3 ratios), shrunk. */
-function mobileNetConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
+function mobileNetConfig(extra: Record<string, unknown> = {}, roiHeads: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     backbone: { name: 'mobilenetv2', options: { width: 0.35 } },
     fpn: { in_features: ['c4', 'c5'], out_channels: 16 },
@@ -26,8 +30,10 @@ function mobileNetConfig(extra: Record<string, unknown> = {}): Record<string, un
       num_classes: 2,
       in_features: ['p4', 'p5'],
       batch_size_per_image: 32,
-      fc_dim: 32,
-      mask: { conv_dim: 8, num_conv: 2, pooler: { resolution: 7 } },
+      box_head: { fc_dim: 32 },
+      mask: { pooler: { resolution: 7 } },
+      mask_head: { conv_dim: 8, num_conv: 2 },
+      ...roiHeads,
     },
     ...extra,
   };
@@ -55,22 +61,59 @@ describe('detection/modeling', function () {
       expect(c.anchors.sizes).to.deep.equal([[32], [64], [128], [256], [512]]);
       expect(c.rpn).to.include({ batch_size_per_image: 256, positive_fraction: 0.5, pre_nms_topk_train: 2000, pre_nms_topk_test: 1000, post_nms_topk_train: 1000, post_nms_topk_test: 1000, nms_thresh: 0.7, loss: 'detectron2' });
       expect(c.rpn.iou_thresholds).to.deep.equal([0.3, 0.7]);
-      expect(c.roi_heads).to.include({ batch_size_per_image: 512, positive_fraction: 0.25, iou_threshold: 0.5, fc_dim: 1024, num_fc: 2, score_thresh_test: 0.05, nms_thresh_test: 0.5, detections_per_image: 100 });
+      expect(c.roi_heads).to.include({ batch_size_per_image: 512, positive_fraction: 0.25, iou_threshold: 0.5, score_thresh_test: 0.05, nms_thresh_test: 0.5, detections_per_image: 100 });
       expect(c.roi_heads.bbox_reg_weights).to.deep.equal([10, 10, 5, 5]);
       expect(c.roi_heads.box_pooler).to.deep.equal({ resolution: 7, sampling_ratio: 0, aligned: true, canonical_scale: 224, canonical_level: 4 });
-      expect(c.roi_heads.mask).to.deep.include({ num_conv: 4, conv_dim: 256 });
       expect(c.roi_heads.mask.pooler.resolution).to.equal(14);
+      expect(c.roi_heads.box_head).to.deep.equal({ name: 'fc' });
+      expect(c.roi_heads.mask_head).to.deep.equal({ name: 'conv' });
+      // the built-in parts' defaults, filled in when the detector is built
+      const m = new MaskRcnn({ backbone: { name: 'mobilenetv2', options: { width: 0.35 } }, fpn: { in_features: ['c4', 'c5'], out_channels: 8 }, anchors: { sizes: [[32], [64], [128]] }, rpn: { in_features: ['p4', 'p5', 'p6'] }, roi_heads: { num_classes: 1, in_features: ['p4', 'p5'] } }, new Rng(0));
+      expect(m.roiHeads.boxHead.outDim).to.equal(1024);
+      expect(m.roiHeads.maskHead!.outChannels).to.equal(256);
+      expect(m.roiHeads.maskHead!.namedParameters().length).to.equal(8);
+      m.dispose();
       expect(c.backbone.freeze_bn).to.equal(false);
     });
 
     it('bad values and unknown keys are ConfigErrors naming the key', () => {
-      expect(() => parseMaskRcnnConfig({ roi_heads: { fc_dim: -1 } })).to.throw(ConfigError, /model\.roi_heads\.fc_dim/);
+      expect(() => parseMaskRcnnConfig({ roi_heads: { detections_per_image: -1 } })).to.throw(ConfigError, /model\.roi_heads\.detections_per_image/);
+      expect(() => new MaskRcnn(mobileNetConfig({}, { box_head: { fc_dim: -1 } }), new Rng(0))).to.throw(ConfigError, /model\.roi_heads\.box_head\.fc_dim/);
+      expect(() => new MaskRcnn(mobileNetConfig({}, { mask_head: { name: 'nope' } }), new Rng(0))).to.throw(ConfigError, /model\.roi_heads\.mask_head\.name.*conv/);
       expect(() => parseMaskRcnnConfig({ rpn: { nms_tresh: 0.5 } })).to.throw(ConfigError, /model\.rpn/);
       expect(() => new MaskRcnn({ backbone: { name: 'vit_tiny' } }, new Rng(0))).to.throw(/featureMaps|vit_tiny/);
       expect(() => new MaskRcnn({ backbone: { name: 'resnet18', options: { depthh: 3 } } }, new Rng(0))).to.throw(ConfigError, /model\.backbone\.options/);
       expect(() => new MaskRcnn(mobileNetConfig({ fpn: { in_features: ['c4', 'c6'] } }), new Rng(0))).to.throw(ConfigError, /model\.fpn\.in_features.*c6/);
       expect(() => new MaskRcnn(mobileNetConfig({ anchors: { sizes: [[32], [64]] } }), new Rng(0))).to.throw(ConfigError, /model\.anchors\.sizes/);
     });
+  });
+
+  it('a registered box head replaces the built-in one by config', () => {
+    class MeanHead extends Module implements BoxHeadPart {
+      readonly proj: Linear;
+      constructor(channels: number, readonly outDim: number, rng: Rng) {
+        super();
+        this.proj = this.addModule('proj', new Linear(channels, outDim, rng));
+      }
+      forward(pooled: tf.Tensor4D): tf.Tensor2D {
+        return tf.tidy(() => tf.relu(this.proj.forward(tf.mean(pooled, [1, 2]) as tf.Tensor2D)));
+      }
+    }
+    registerDetectionPart({
+      kind: 'box_head',
+      name: 'test_mean',
+      schema: z.object({ dim: z.number().int().positive().default(12) }).strict(),
+      create: (o, { rng, channels }) => new MeanHead(channels, o.dim, rng),
+    });
+    const m = new MaskRcnn(mobileNetConfig({}, { box_head: { name: 'test_mean', dim: 5 } }), new Rng(0));
+    const keys = [...maskRcnnStateDict(m).keys()];
+    expect(keys).to.include('roi_heads.box_head.proj.weight');
+    expect(maskRcnnStateDict(m).get('roi_heads.box_predictor.cls_score.weight')!.shape).to.deep.equal([3, 5]);
+    m.eval();
+    const { images, sizes } = square();
+    expect(m.inference(images, sizes)).to.have.length(1);
+    images.dispose();
+    m.dispose();
   });
 
   describe("the paper's MobileNetV2 layout", () => {
@@ -204,6 +247,34 @@ describe('detection/modeling', function () {
       m.dispose();
     });
 
+    it('images without instances: finite losses and gradients (zero box / mask losses when no RoI is foreground); no proposals: no detections', () => {
+      const m = new MaskRcnn(mobileNetConfig(), new Rng(1));
+      m.train();
+      const { images, targets, sizes } = square();
+      const empty: DetectionTarget = { boxes: new Float32Array(0), classes: new Int32Array(0), masks: [] };
+      const before = tf.memory().numTensors;
+      for (const t of [[empty], targets]) {
+        tf.tidy(() => {
+          let terms: Record<string, number> = {};
+          const { grads } = tf.variableGrads(() => {
+            const l = m.forwardTrain(images, sizes, t);
+            terms = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, (v as tf.Scalar).dataSync()[0]]));
+            return tf.addN(Object.values(l) as tf.Scalar[]) as tf.Scalar;
+          });
+          expect(Object.values(terms).every(Number.isFinite), JSON.stringify(terms)).to.equal(true);
+          if (t[0] === empty) expect([terms.loss_rpn_loc, terms.loss_box_reg, terms.loss_mask]).to.deep.equal([0, 0, 0]);
+          expect(Object.values(grads).every((g) => g.dataSync().every(Number.isFinite))).to.equal(true);
+        });
+      }
+      expect(tf.memory().numTensors).to.equal(before);
+      m.eval();
+      const levels = m.features(images);
+      expect(m.roiHeads.inference(levels, [new Float32Array(0)], sizes)[0].scores.length).to.equal(0);
+      levels.forEach((l) => l.tensor.dispose());
+      images.dispose();
+      m.dispose();
+    });
+
     it('freeze_bn: backbone BN stays in eval, gets no gradient, keeps its statistics', () => {
       const m = new MaskRcnn(mobileNetConfig({ backbone: { name: 'mobilenetv2', options: { width: 0.35 }, freeze_bn: true } }), new Rng(1));
       m.train();
@@ -218,7 +289,7 @@ describe('detection/modeling', function () {
       tf.tidy(() => {
         const { grads } = tf.variableGrads(() => tf.addN(Object.values(m.forwardTrain(images, sizes, targets)) as tf.Scalar[]) as tf.Scalar);
         expect(Object.keys(grads)).not.to.include(bns[3].weight!.name);
-        expect(Object.keys(grads)).to.include(m.rpn.head.conv.weight.name);
+        expect(Object.keys(grads)).to.include(m.rpn.head.namedParameters()[0].variable.name);
       });
       expect(Array.from(bns[3].runningMean.dataSync())).to.deep.equal(Array.from(mean0));
       // default: trainable BN, batch statistics in training

@@ -91,13 +91,14 @@ export function parityConfig(): Record<string, unknown> {
       batch_size_per_image: s.box_batch_size_per_image,
       positive_fraction: s.box_positive_fraction,
       box_pooler: pooler(7),
-      fc_dim: meta.representation,
+      box_head: { fc_dim: meta.representation },
       score_thresh_test: s.box_score_thresh,
       nms_thresh_test: s.box_nms_thresh,
       detections_per_image: s.box_detections_per_img,
       min_size_test: 1e-2,
       loss: 'torchvision',
-      mask: { pooler: pooler(14), conv_dim: meta.mask_conv },
+      mask: { pooler: pooler(14) },
+      mask_head: { conv_dim: meta.mask_conv },
     },
   };
 }

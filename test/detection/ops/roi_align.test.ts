@@ -128,17 +128,22 @@ describe('detection/ops/roi_align', () => {
     expect(be.numDataIds()).to.equal(buffers);
   });
 
-  it('handles no RoIs and names bad input', async () => {
-    await tf.setBackend('cpu');
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const f = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
-      const o: RoiAlignOptions = { outputSize: [2, 2], spatialScale: 1, samplingRatio: 2, aligned: true };
-      expect(roiAlign(f, tf.zeros([0, 5]) as tf.Tensor2D, o).shape).to.deep.equal([0, 2, 2, 3]);
-      expect(() => roiAlign(f, tf.tensor2d([[1, 0, 0, 2, 2]]), o)).to.throw(/roi 0 has batch index 1/);
-      expect(() => roiAlign(f, tf.tensor2d([[0, 0, 0, 2]]), o)).to.throw(/\[K, 5\]/);
-      expect(() => roiAlign(f, tf.tensor2d([[0, 0, 0, 2, 2]]), { ...o, outputSize: [0, 2] })).to.throw(/outputSize/);
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`handles no RoIs and names bad input without leaking tensors or buffers [${backend}]`, async () => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const buffers = tf.backend().numDataIds();
+      tf.tidy(() => {
+        const f = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
+        const o: RoiAlignOptions = { outputSize: [2, 2], spatialScale: 1, samplingRatio: 2, aligned: true };
+        expect(roiAlign(f, tf.zeros([0, 5]) as tf.Tensor2D, o).shape).to.deep.equal([0, 2, 2, 3]);
+        expect(() => roiAlign(f, tf.tensor2d([[1, 0, 0, 2, 2]]), o)).to.throw(/roi 0 has batch index 1/);
+        expect(() => roiAlign(f, tf.tensor2d([[0, 0, 0, 2, 2], [0.5, 0, 0, 2, 2]]), o)).to.throw(/roi 1 has batch index 0.5/);
+        expect(() => roiAlign(f, tf.tensor2d([[0, 0, 0, 2]]), o)).to.throw(/\[K, 5\]/);
+        expect(() => roiAlign(f, tf.tensor2d([[0, 0, 0, 2, 2]]), { ...o, outputSize: [0, 2] })).to.throw(/outputSize/);
+      });
+      expect(tf.memory().numTensors).to.equal(before);
+      expect(tf.backend().numDataIds()).to.equal(buffers);
     });
-    expect(tf.memory().numTensors).to.equal(before);
-  });
+  }
 });

@@ -10,7 +10,7 @@ import { writeShapesDataset } from '../../../detection/data/shapes';
 import type { CocoResult } from '../../../detection/coco/types';
 import { maskTargets } from '../../../detection/ops/mask_targets';
 import { detectAll } from '../../../detection/postprocess/detect_all';
-import { evaluateDetections, formatApTable, writeMetrics } from '../../../detection/postprocess/evaluate';
+import { evaluateAndReport, evaluateDetections, formatApTable, writeMetrics } from '../../../detection/postprocess/evaluate';
 import { toCocoResults, toOriginalImage, type Detections } from '../../../detection/postprocess/results';
 
 describe('detection/postprocess: results, COCO JSON and evaluation', () => {
@@ -107,6 +107,17 @@ describe('detection/postprocess: results, COCO JSON and evaluation', () => {
     expect(j.summary.bbox.AP).to.equal(100);
     expect(j.iterations).to.equal(3);
     expect(j.num_images).to.equal(6);
+  });
+
+  it('evaluateAndReport prints the table and writes metrics.json and the results file', () => {
+    const lines: string[] = [];
+    const out = path.join(dir, 'report');
+    const res = resultsOf(perfect);
+    const m = evaluateAndReport(gt, res, { outDir: out, log: (l) => lines.push(l), imgIds: perfect.slice(0, 3).map((p) => p.imageId) });
+    expect(m.numImages).to.equal(3);
+    expect(lines.join('\n')).to.match(/3 images/).and.to.match(/\| segm \| 100\.000/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'coco_instances_results.json'), 'utf8'))).to.deep.equal(JSON.parse(JSON.stringify(res)));
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')).num_images).to.equal(3);
   });
 
   it('detectAll runs a detector over the evaluation loader and gives the same results', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { rleDecode } from '../../../detection/coco/rle';
+import { rleDecode, rleEncode } from '../../../detection/coco/rle';
 import { pasteMask, pasteMaskRle, samplePasted } from '../../../detection/postprocess/paste_masks';
 import { repoRoot } from '../../helpers/reference';
 
@@ -38,6 +38,7 @@ describe("detection/postprocess pasteMask (Detectron2's paste_masks_in_image, te
       expect(diff, `case ${i}`).to.equal(0);
       if (i < 2) expect(ones, `case ${i} is not trivial`).to.be.greaterThan(50);
       const r = pasteMaskRle(Float32Array.from(c.probs), c.M, Float32Array.from(c.box), H, W);
+      expect(Array.from(r.counts), `case ${i} runs`).to.deep.equal(Array.from(rleEncode(m, H, W).counts));
       expect(Buffer.from(rleDecode(r)).equals(Buffer.from(m))).to.equal(true);
     });
   });
@@ -45,6 +46,10 @@ describe("detection/postprocess pasteMask (Detectron2's paste_masks_in_image, te
   it('a box entirely outside the image pastes nothing; a wrong-sized mask is refused', () => {
     const probs = new Float32Array(16).fill(1);
     expect(pasteMask(probs, 4, [60, 50, 70, 60], H, W).every((v) => v === 0)).to.equal(true);
+    expect(Array.from(pasteMaskRle(probs, 4, [60, 50, 70, 60], H, W).counts)).to.deep.equal([H * W]);
+    // A mask reaching the image corners: runs start and end with ones where they should.
+    const full = pasteMaskRle(probs, 4, [-10, -10, W + 10, H + 10], H, W);
+    expect(Array.from(full.counts)).to.deep.equal([0, H * W]);
     expect(() => pasteMask(new Float32Array(15), 4, [0, 0, 4, 4], H, W)).to.throw(/15 probabilities, expected 4x4/);
   });
 });

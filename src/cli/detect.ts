@@ -1,0 +1,295 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import YAML from 'yaml';
+import type { Argv, CommandModule } from 'yargs';
+import { applySet, loadConfigFile } from '../core/config';
+import { selectBackend } from '../core/backend';
+import { CheckpointStore, holdsCheckpoints, type ResumePick } from '../core/checkpoint';
+import { describeChanges, diffConfig, resumeConflicts } from '../core/config_diff';
+import { ConfigError, InputError, WriteError } from '../core/errors';
+import { atomicWrite, wfs } from '../core/fs';
+import { installStopHandlers } from '../core/signals';
+import { progress } from '../core/progress';
+import type { EventBus } from '../core/events';
+import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
+import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
+import { resolveDetectionConfig, type DetectionConfig } from '../../detection/engine/config';
+import { buildDetectionContainer, createDetectionTrainer, DetectionTokens } from '../../detection/engine/compose';
+import { loadBackboneWeights, resolveWeightsSource } from '../../detection/engine/weights';
+import { evaluateDetector, inferTidy } from '../../detection/engine/evaluate';
+import { loadDetector } from '../../detection/engine/load';
+import type { MaskRcnn } from '../../detection/modeling/meta_arch/mask_rcnn';
+
+// `sslight detect train | eval | show`: Mask R-CNN fine-tuning through the one trainer, COCO
+// evaluation of a trained detector, and its detections drawn on an image.
+
+interface TrainArgs {
+  config?: string;
+  weights?: string;
+  set?: string[];
+  out?: string;
+  resume?: string;
+  backend?: string;
+  seed?: number;
+  'max-steps'?: number;
+  plugin?: string[];
+  overwrite?: boolean;
+  dashboard?: string;
+  'dashboard-host'?: string;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** checkpoint dir `<run>/checkpoints/step_N` -> `<run>`. */
+function runDirOf(checkpointDir: string): string {
+  return path.dirname(path.dirname(checkpointDir));
+}
+
+function defaultRunDir(configFile: string | undefined): string {
+  const base = configFile ? path.basename(configFile).replace(/\.ya?ml$/, '') : 'detect';
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  return path.join('runs', `${base}-${stamp}`);
+}
+
+/** Resolve, build, (resume or load --weights), train, evaluate on data.val; returns the run directory. */
+export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<string> {
+  loadPlugins(args.plugin);
+  const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
+  const pick: ResumePick | null = args.resume ? CheckpointStore.pickForResume(path.resolve(args.resume)) : null;
+  const resumeDir = pick?.checkpoint.dir ?? null;
+  const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)));
+  const saved = pick?.checkpoint.state.config;
+  let doc: Record<string, unknown>;
+  if (args.config) doc = loadConfigFile(args.config);
+  else if (pick && isPlainObject(saved)) doc = saved;
+  else throw new ConfigError('', '--config FILE is required (or --resume a detection run)');
+  for (const s of args.set ?? []) doc = applySet(doc, s);
+  if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
+  if (args.weights !== undefined) doc = { ...doc, weights: args.weights };
+  const config = resolveDetectionConfig(doc);
+
+  const notes: { type: 'warning' | 'log'; message: string }[] = [];
+  if (pick) {
+    const conflicts = resumeConflicts(saved, config.raw);
+    const modelChanges = diffConfig(isPlainObject(saved) ? saved.model : undefined, config.raw.model);
+    if (modelChanges.length) conflicts.push(`the model config changed (${describeChanges(modelChanges)})`);
+    if (conflicts.length) throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
+    if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
+    const changes = diffConfig(saved, config.raw);
+    notes.push({
+      type: 'log',
+      message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` + (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
+    });
+  }
+  if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
+    throw new ConfigError('', `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, start afresh with --overwrite, or pick another --out`);
+  }
+  // Checked before anything is built or written; loaded below unless resuming.
+  const weights = pick ? null : resolveWeightsSource(config.weights);
+
+  const backend = await selectBackend(args.backend);
+  log(`sslight: using backend '${backend.name}' (${backend.reason})`);
+  const c = buildDetectionContainer(config, { runDir, backendName: backend.name, maxSteps });
+  const trainer = createDetectionTrainer(c);
+  const model = c.resolve<MaskRcnn>(DetectionTokens.Model);
+  if (pick) await trainer.resume(pick.checkpoint);
+  else if (weights) {
+    const line = loadBackboneWeights(model.backbone.body, config.model.backbone.name, weights);
+    notes.push({ type: 'log', message: line ? `backbone from --weights ${line}` : 'backbone from its initialisation (--weights none)' });
+  }
+  const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
+  for (const n of notes) {
+    trainer.announce(n.type, n.message);
+    if (n.type === 'log' || !printsWarnings) log(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}`);
+  }
+
+  if (!pick && args.overwrite && fs.existsSync(runDir)) {
+    try {
+      wfs().rmSync(runDir, { recursive: true, force: true });
+    } catch (e) {
+      throw new WriteError(runDir, e);
+    }
+  }
+  makeOutputDir(runDir, '--out');
+  const configFile = path.join(runDir, 'config.yaml');
+  try {
+    atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
+  } catch (e) {
+    throw new WriteError(configFile, e);
+  }
+  const events = c.resolve<EventBus>(DetectionTokens.Events);
+  const dashboard = await dashboardFromArgs(events.events$, args, `detect train ${runDir}`);
+  const uninstall = installStopHandlers({
+    onFirst: (signal) => process.stderr.write(`\nsslight: ${signal}: saving a checkpoint after this step (send it again to quit now)\n`),
+    onSecond: (signal) => process.stderr.write(`\nsslight: second ${signal}, exiting without a checkpoint\n`),
+  });
+  try {
+    const t0 = performance.now();
+    const result = await trainer.run();
+    log(`sslight: done at step ${result.step} (${result.reason}) in ${((performance.now() - t0) / 1000).toFixed(0)} s; outputs in ${runDir}`);
+    if (config.data.val && config.trainer.eval_at_end) {
+      await evaluateInto(model, config, config.data.val.annotations, config.data.val.images, runDir, log, { step: result.step });
+    }
+  } finally {
+    uninstall();
+    await dashboard?.close();
+  }
+  return runDir;
+}
+
+async function evaluateInto(
+  model: MaskRcnn,
+  config: DetectionConfig,
+  annotations: string,
+  images: string,
+  outDir: string,
+  log: (s: string) => void,
+  extra: Record<string, unknown>,
+): Promise<void> {
+  let bar: ReturnType<typeof progress> | null = null;
+  const t0 = performance.now();
+  await evaluateDetector(model, {
+    annotations: path.resolve(annotations),
+    images: path.resolve(images),
+    minSize: config.data.min_size_test,
+    maxSize: config.data.max_size_test,
+    outDir,
+    log,
+    extra: { ...extra, annotations: path.resolve(annotations) },
+    onBatch: (done, total) => {
+      bar ??= progress('detect', total, { unit: 'img' });
+      bar.update(done);
+    },
+  });
+  (bar as ReturnType<typeof progress> | null)?.done();
+  log(`sslight: evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s; metrics in ${path.join(outDir, 'metrics.json')}`);
+}
+
+interface EvalArgs {
+  checkpoint: string;
+  data?: string;
+  images?: string;
+  out?: string;
+  backend?: string;
+  plugin?: string[];
+}
+
+export async function detectEval(args: EvalArgs, log: (s: string) => void = (s) => console.log(s)): Promise<void> {
+  loadPlugins(args.plugin);
+  const backend = await selectBackend(args.backend);
+  process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
+  const d = loadDetector(args.checkpoint);
+  try {
+    const annotations = args.data ?? d.config.data.val?.annotations;
+    const images = args.images ?? d.config.data.val?.images;
+    if (!annotations || !images) throw new InputError('--data ANNOTATIONS.json and --images DIR are required (the checkpoint\'s config has no data.val)');
+    const outDir = path.resolve(args.out ?? path.join(d.dir, 'eval'));
+    makeOutputDir(outDir, '--out');
+    await evaluateInto(d.model, d.config, annotations, images, outDir, log, { checkpoint: d.dir, step: d.step });
+  } finally {
+    d.model.dispose();
+  }
+}
+
+interface ShowArgs {
+  checkpoint: string;
+  image: string;
+  out: string;
+  'score-thresh'?: number;
+  backend?: string;
+  plugin?: string[];
+}
+
+export async function detectShow(args: ShowArgs): Promise<number> {
+  loadPlugins(args.plugin);
+  const { decodeImage } = await import('../../data/datasets/decode');
+  const { singleImageBatch } = await import('../../detection/data/single_image');
+  const { toOriginalImage } = await import('../../detection/postprocess/results');
+  const { drawDetections } = await import('../../detection/postprocess/draw');
+  if (!fs.existsSync(args.image)) throw new InputError(`--image ${args.image} does not exist`);
+  const backend = await selectBackend(args.backend);
+  process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
+  const d = loadDetector(args.checkpoint);
+  try {
+    let image;
+    try {
+      image = await decodeImage(path.resolve(args.image));
+    } catch (e) {
+      throw new InputError(`--image ${args.image}: ${(e as Error).message}`);
+    }
+    const batch = singleImageBatch(image, { shortEdge: d.config.data.min_size_test, maxSize: d.config.data.max_size_test });
+    try {
+      const [det] = inferTidy(d.model, batch.images, batch.imageSizes);
+      const r = toOriginalImage(det, batch.imageSizes[0], [image.height, image.width]);
+      makeOutputDir(path.dirname(path.resolve(args.out)), '--out');
+      const names = d.categories?.names ?? [];
+      const { drawn } = await drawDetections(image, r, path.resolve(args.out), { classNames: names, scoreThreshold: args['score-thresh'] ?? 0.5 });
+      process.stderr.write(`sslight: ${drawn} detections drawn (of ${r.scores.length} above the model's score threshold) into ${args.out}\n`);
+      return drawn;
+    } finally {
+      batch.dispose();
+    }
+  } finally {
+    d.model.dispose();
+  }
+}
+
+const common = <T>(y: Argv<T>): Argv<T> =>
+  y
+    .option('backend', { type: 'string', describe: 'force a backend: tensorflow-gpu, tensorflow, wasm, cpu' })
+    .option('plugin', { type: 'string', array: true, describe: 'load an external plugin module (backbone, detector heads, callbacks)' }) as Argv<T>;
+
+export const detectCommand: CommandModule<object, object> = {
+  command: 'detect <command>',
+  describe: 'Mask R-CNN FPN: train (fine-tune) a detector, evaluate it on COCO-format data, draw its detections',
+  builder: (y) =>
+    y
+      .command<TrainArgs>({
+        command: 'train',
+        describe: 'train a detector from a YAML config',
+        builder: (yy) =>
+          common(yy)
+            .option('config', { type: 'string', describe: 'detection YAML config (optional with --resume)' })
+            .option('weights', { type: 'string', describe: 'backbone init: an sslight pre-training RUN or CKPT, a torchvision-named FILE, or none' })
+            .option('set', { type: 'string', array: true, describe: 'override a config key: --set solver.base_lr=0.01' })
+            .option('out', { type: 'string', describe: 'run directory (default runs/<config>-<time>)' })
+            .option('resume', { type: 'string', describe: 'continue from a run directory or checkpoint directory' })
+            .option('seed', { type: 'number', describe: 'seed for data order, sampling and initialisation' })
+            .option('max-steps', { type: 'string', describe: 'stop at this global step (counted across resumes)' })
+            .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' })
+            .options(DASHBOARD_YARGS_OPTIONS) as never,
+        handler: async (a) => {
+          await detectTrain(a);
+        },
+      })
+      .command<EvalArgs>({
+        command: 'eval',
+        describe: 'COCO bbox + segm AP of a trained detector; prints the table, writes metrics.json',
+        builder: (yy) =>
+          common(yy)
+            .option('checkpoint', { type: 'string', demandOption: true, describe: 'a detection run or checkpoint directory' })
+            .option('data', { type: 'string', describe: 'COCO annotation JSON (default: the config\'s data.val)' })
+            .option('images', { type: 'string', describe: 'image folder (default: the config\'s data.val)' })
+            .option('out', { type: 'string', describe: 'where metrics.json and the results go (default <checkpoint>/eval)' }) as never,
+        handler: async (a) => {
+          await detectEval(a);
+        },
+      })
+      .command<ShowArgs>({
+        command: 'show',
+        describe: 'draw a detector\'s boxes, masks, class names and scores on an image',
+        builder: (yy) =>
+          common(yy)
+            .option('checkpoint', { type: 'string', demandOption: true, describe: 'a detection run or checkpoint directory' })
+            .option('image', { type: 'string', demandOption: true, describe: 'an image file' })
+            .option('out', { type: 'string', demandOption: true, describe: 'output PNG' })
+            .option('score-thresh', { type: 'number', describe: 'draw detections scoring at least this (default 0.5)' }) as never,
+        handler: async (a) => {
+          await detectShow(a);
+        },
+      })
+      .demandCommand(1, 'name a detect command: train, eval or show') as never,
+  handler: () => undefined,
+};
