@@ -13,7 +13,7 @@ import type {
   TrainTask,
   ViewBatch,
 } from './interfaces';
-import type { EventBus } from './events';
+import { watchSubscriberErrors, type EventBus } from './events';
 import type { TrainerOptions } from './config';
 import { applyCheckpoint, positionOf, readCheckpoint, CheckpointStore, type LoadedCheckpoint, type TrainingState } from './checkpoint';
 import {
@@ -232,6 +232,7 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     }
     await ensureGradients();
     const run = this.runInfo();
+    const unwatch = watchSubscriberErrors(events);
     const subs: Subscription[] = [];
     for (const cb of this.d.callbacks) {
       const s = cb.attach?.(events.events$, run);
@@ -256,6 +257,7 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     }
     try {
       for (const cb of this.d.callbacks) await cb.beforeTrain?.(run);
+      this.throwSubscriberError();
       let reason: RunResult['reason'] = 'completed';
       let loss = NaN;
       outer: while (this.epoch < options.epochs) {
@@ -276,9 +278,10 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
             this.batchInEpoch = 0;
           }
           for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
-          // Let the event loop run (signals, I/O): prefetched batches resolve as microtasks only,
-          // so without this a signal would not be seen until the run ends.
+          // Let the event loop run (signals, I/O, subscriber errors): prefetched batches resolve as
+          // microtasks only, so without this a signal would not be seen until the run ends.
           await new Promise((resolve) => setImmediate(resolve));
+          this.throwSubscriberError();
           await this.stopIfRequested(loss);
           // Stop before the loader hands over (and decodes) another batch.
           if (this.step >= totalSteps) break outer;
@@ -295,6 +298,8 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
       }
       if (this.step < options.epochs * spe) reason = 'max-steps';
       for (const cb of this.d.callbacks) await cb.afterTrain?.(run);
+      await nextTimerTick(); // rxjs delivers subscriber errors on a timer
+      this.throwSubscriberError();
       events.emit({ type: 'run:end', step: this.step, reason, metrics: { loss: losses[losses.length - 1] ?? NaN } });
       return { step: this.step, reason, losses };
     } catch (err) {
@@ -305,7 +310,17 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     } finally {
       await batches.close?.();
       for (const s of subs) s.unsubscribe();
+      await nextTimerTick();
+      unwatch();
     }
+  }
+
+  /** An event subscriber threw (rxjs reports it asynchronously): end the run with it. */
+  private throwSubscriberError(): void {
+    const err = this.d.events.takeSubscriberError();
+    if (err === null) return;
+    if (err instanceof SslightError) throw err;
+    throw new SslightError(`an event subscriber failed: ${(err as Error)?.message ?? String(err)}`);
   }
 
   /** On SIGINT / SIGTERM: checkpoint the current step, end the run, throw InterruptedError. */
@@ -419,6 +434,10 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
       });
     }
   }
+}
+
+function nextTimerTick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** A task's loss as its total and named terms (none for a bare scalar). */

@@ -75,6 +75,18 @@ describe('reliability: the training loop', () => {
       expect(last?.type).to.equal('run:error');
     });
 
+    it('any event subscriber that throws ends the run with run:error instead of an uncaught exception', async () => {
+      const r = toyRun(null);
+      let seen = 0;
+      r.bus.events$.subscribe((e) => {
+        if (e.type === 'step:end' && ++seen === 2) throw new Error('tensorboard: disk quota exceeded');
+      });
+      const err = await rejection(r.trainer.run());
+      expect(err.message).to.equal('an event subscriber failed: tensorboard: disk quota exceeded');
+      const end = r.events.find((e) => e.type === 'run:error');
+      expect(end && end.type === 'run:error' && end.step).to.be.within(2, 3);
+    });
+
     it('a resume drops a partial last line before appending', async () => {
       const dir = tmpDir('partial');
       await toyRun(dir, { maxSteps: 2 }).trainer.run();
