@@ -105,6 +105,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   let kills = 0;
   let terms = 0;
+  let termsBeforeHandlers = 0;
   let resumes = 0;
   let lostSteps = 0;
   let partialLines = 0;
@@ -145,7 +146,18 @@ async function main(): Promise<void> {
     const code = await proc.exit;
     if (useTerm) {
       terms++;
-      if (code !== 143 && code !== 0) problems.push(`SIGTERM at launch ${launches}: exit ${code}, expected 143`);
+      // Killed by the signal itself (-1) only while Node is still loading, before any handler exists.
+      if (code === -1) termsBeforeHandlers++;
+      else if (code !== 143 && code !== 0) problems.push(`SIGTERM at launch ${launches}: exit ${code}, expected 143`);
+      // A run that had started must end with run:end (interrupted) at the step of its newest checkpoint.
+      const last = readEvents(events).events.pop();
+      if (code === 143 && last?.type === 'run:end') {
+        const newest = CheckpointStore.resolve(runDir, false);
+        const at = newest ? readCheckpoint(newest).state.step : 0;
+        if (last.reason !== 'interrupted' || (at !== last.step && (last.step as number) > 0)) {
+          problems.push(`SIGTERM: run:end ${String(last.reason)} at step ${String(last.step)}, newest checkpoint at step ${at}`);
+        }
+      }
     } else kills++;
     if (code === 0) {
       finished = true;
@@ -159,7 +171,6 @@ async function main(): Promise<void> {
       if (pick.warning) fallbacks++;
       readCheckpoint(pick.checkpoint.dir);
       lostSteps += Math.max(0, stepAtKill - pick.checkpoint.state.step);
-      if (useTerm && pick.checkpoint.state.step < stepAtKill) problems.push(`SIGTERM at step ${stepAtKill} left the newest checkpoint at ${pick.checkpoint.state.step}`);
     } catch (e) {
       if (fs.existsSync(path.join(runDir, 'checkpoints'))) problems.push(`after kill ${kills + terms}: ${(e as Error).message}`);
     }
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
   if (stale) problems.push(`${stale} stale temporary folders in checkpoints/`);
 
   console.log(
-    `soak: ${kills} SIGKILL + ${terms} SIGTERM, ${resumes} resumes, ${launches} launches; ` +
+    `soak: ${kills} SIGKILL + ${terms} SIGTERM (${termsBeforeHandlers} while Node was still loading), ${resumes} resumes, ${launches} launches; ` +
       `${lostSteps} steps recomputed (work since the last checkpoint), ${partialLines} partial events.jsonl lines repaired, ` +
       `${fallbacks} fallbacks from a damaged latest; ${seen.size}/${totalSteps} steps logged once each, ` +
       `max |loss - uninterrupted| ${maxDiff.toExponential(2)}; ${problems.length} problems`,

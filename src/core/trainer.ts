@@ -234,28 +234,28 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     const run = this.runInfo();
     const unwatch = watchSubscriberErrors(events);
     const subs: Subscription[] = [];
-    for (const cb of this.d.callbacks) {
-      const s = cb.attach?.(events.events$, run);
-      if (s) subs.push(s);
-    }
     const losses: number[] = [];
     const totalSteps = this.totalSteps;
-    events.emit({
-      type: 'run:start',
-      runDir: this.d.runDir,
-      backend: this.d.backendName,
-      seed: options.seed,
-      config: this.d.config,
-      startStep: this.step,
-      totalSteps,
-      stepsPerEpoch: spe,
-      resumedFrom: this.resumedFrom,
-    });
-    for (const n of this.notes.splice(0)) {
-      if (n.type === 'warning') events.emit({ type: 'warning', step: this.step, message: n.message });
-      else events.emit({ type: 'log', step: this.step, message: n.message });
-    }
     try {
+      for (const cb of this.d.callbacks) {
+        const s = cb.attach?.(events.events$, run);
+        if (s) subs.push(s);
+      }
+      events.emit({
+        type: 'run:start',
+        runDir: this.d.runDir,
+        backend: this.d.backendName,
+        seed: options.seed,
+        config: this.d.config,
+        startStep: this.step,
+        totalSteps,
+        stepsPerEpoch: spe,
+        resumedFrom: this.resumedFrom,
+      });
+      for (const n of this.notes.splice(0)) {
+        if (n.type === 'warning') events.emit({ type: 'warning', step: this.step, message: n.message });
+        else events.emit({ type: 'log', step: this.step, message: n.message });
+      }
       for (const cb of this.d.callbacks) await cb.beforeTrain?.(run);
       this.throwSubscriberError();
       let reason: RunResult['reason'] = 'completed';
@@ -327,7 +327,8 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
   private async stopIfRequested(loss: number): Promise<void> {
     const signal = this.stopSignal();
     if (!signal) return;
-    const ckpt = await this.saveCheckpoint('interrupt');
+    // Before the first step of a fresh run there is nothing to keep.
+    const ckpt = this.step > 0 ? await this.saveCheckpoint('interrupt') : null;
     this.d.events.emit({ type: 'run:end', step: this.step, reason: 'interrupted', metrics: { loss } });
     throw new InterruptedError(this.step, ckpt, signal);
   }

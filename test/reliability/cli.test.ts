@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../../src/cli/main';
 import { loadConfigFile } from '../../src/core/config';
 import { ConfigError } from '../../src/core/errors';
+import { requestStop } from '../../src/core/signals';
 import { ImageFolderDataset, imageFolderSchema } from '../../data/datasets/image_folder';
 import { repoRoot } from '../helpers/reference';
 import { FaultyFs } from '../helpers/faulty_fs';
@@ -170,6 +171,15 @@ describe('reliability: sslight pretrain through the CLI (wasm, tiny MobileNetV2)
     const end = evs.find((e) => e.type === 'run:end');
     expect(end?.reason).to.equal('interrupted');
     expect(evs.find((e) => e.type === 'checkpoint:saved')?.step).to.equal(end?.step);
+  });
+
+  it('9. a stop signal during set-up exits 143 before anything is written', async () => {
+    const out = path.join(dir, 'setup-term');
+    requestStop('SIGTERM');
+    const r = await cli(base(out));
+    expect(r.code, r.stderr).to.equal(143);
+    expect(r.stderr).to.contain('stopped by SIGTERM');
+    expect(fs.existsSync(out)).to.equal(false);
   });
 
   it('10. a config error found while building the run leaves no run folder', async () => {
