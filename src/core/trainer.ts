@@ -277,7 +277,16 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
             this.epoch++;
             this.batchInEpoch = 0;
           }
-          for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
+          try {
+            for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
+          } catch (e) {
+            // A callback's own long loop (an evaluation) stopped on a signal: the step is done, keep it.
+            if (e instanceof SignalInterruptedError && !(e instanceof InterruptedError)) {
+              this.requestInterrupt(e.signal);
+              await this.stopIfRequested(loss);
+            }
+            throw e;
+          }
           // Let the event loop run (signals, I/O, subscriber errors): prefetched batches resolve as
           // microtasks only, so without this a signal would not be seen until the run ends.
           await new Promise((resolve) => setImmediate(resolve));

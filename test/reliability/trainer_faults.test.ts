@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointStore, readCheckpoint } from '../../src/core/checkpoint';
 import { ConfigError, InterruptedError, WriteError } from '../../src/core/errors';
-import { clearStopRequest, requestStop } from '../../src/core/signals';
+import { clearStopRequest, requestStop, throwIfStopRequested } from '../../src/core/signals';
 import { InterruptedError as RunInterrupted } from '../../src/core/trainer';
 import { extractFeatures } from '../../src/eval/features';
 import { knnPredict } from '../../src/eval/knn';
@@ -135,6 +135,24 @@ describe('reliability: the training loop', () => {
       const err = await rejection(r.trainer.run());
       expect(err).to.be.instanceOf(RunInterrupted);
       expect((err as InterruptedError).exitCode).to.equal(143);
+      expect(CheckpointStore.resolve(dir)).to.match(/step_00000003$/);
+      const end = r.events.find((e) => e.type === 'run:end');
+      expect(end && end.type === 'run:end' && end.reason).to.equal('interrupted');
+    });
+
+    it('a signal that stops an evaluation inside a callback still checkpoints the finished step', async () => {
+      const dir = tmpDir('evalstop');
+      const monitor = {
+        name: 'monitor',
+        afterStep: (_r: unknown, step: number) => {
+          if (step === 3) requestStop('SIGINT');
+          throwIfStopRequested('k-NN monitor'); // what an evaluation loop does per batch
+        },
+      };
+      const r = toyRun(dir, { everySteps: null, callbacks: [monitor] });
+      const err = await rejection(r.trainer.run());
+      expect(err).to.be.instanceOf(RunInterrupted);
+      expect((err as InterruptedError).exitCode).to.equal(130);
       expect(CheckpointStore.resolve(dir)).to.match(/step_00000003$/);
       const end = r.events.find((e) => e.type === 'run:end');
       expect(end && end.type === 'run:end' && end.reason).to.equal('interrupted');
