@@ -75,6 +75,11 @@ describe('reliability: sslight pretrain through the CLI (wasm, tiny MobileNetV2)
     expect(bad.code, bad.stderr).to.equal(2);
     expect(bad.stderr).to.contain('the checkpoint has backbone mobilenetv2 (width 0.25), the config says resnet18');
     expect(fs.readFileSync(path.join(out, 'config.yaml'), 'utf8')).to.equal(before);
+    // A method option that changes a tensor's shape: refused from the checkpoint's own tensors.
+    const shape = await cli(['pretrain', '--resume', out, '--backend', 'wasm', '--set', 'method.out_dim=64']);
+    expect(shape.code, shape.stderr).to.equal(2);
+    expect(shape.stderr).to.match(/model\.safetensors \(student\.\*\): .*shape/);
+    expect(fs.readFileSync(path.join(out, 'config.yaml'), 'utf8')).to.equal(before);
     const ok = await cli(['pretrain', '--resume', out, '--backend', 'wasm', '--set', 'optimizer.lr=0.1', '--max-steps', '3']);
     expect(ok.code, ok.stderr).to.equal(0);
     expect(ok.stderr).to.contain('optimizer.lr 0.3 -> 0.1');
