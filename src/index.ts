@@ -25,6 +25,7 @@ export { EventBus, ofType } from './core/events';
 export type { TrainerEvent, TrainerEventType, EventOf } from './core/events';
 export { Trainer, InterruptedError } from './core/trainer';
 export { CheckpointStore } from './core/checkpoint';
+export { stopRequested, throwIfStopRequested } from './core/signals';
 export { selectBackend, probeBackends } from './core/backend';
 export { Rng } from './core/rng';
 export * from './core/errors';

@@ -8,7 +8,7 @@ import { CheckpointStore, holdsCheckpoints, type ResumePick } from '../core/chec
 import { describeChanges, diffConfig, resumeConflicts } from '../core/config_diff';
 import { ConfigError, WriteError } from '../core/errors';
 import { atomicWrite, wfs } from '../core/fs';
-import { installStopHandlers } from '../core/signals';
+import { installStopHandlers, throwIfStopRequested } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
 import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
 import { Tokens } from '../core/tokens';
@@ -45,88 +45,97 @@ export const pretrainCommand: CommandModule<object, Args> = {
       .option('overwrite', { type: 'boolean', describe: 'start afresh in an --out directory that already holds a run' })
       .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
-    loadPlugins(args.plugin);
-    const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
-
-    // Everything is read and checked before anything is written: a refused resume changes nothing.
-    const pick: ResumePick | null = args.resume ? CheckpointStore.pickForResume(path.resolve(args.resume)) : null;
-    const resumeDir = pick?.checkpoint.dir ?? null;
-    const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)));
-    const saved = pick?.checkpoint.state.config;
-    let doc: Record<string, unknown>;
-    if (args.config) doc = loadConfigFile(args.config);
-    else if (pick && isPlainObject(saved)) doc = saved; // what the checkpoint was trained with
-    else if (pick) doc = loadConfigFile(path.join(runDirOf(resumeDir as string), 'config.yaml'));
-    else throw new ConfigError('', '--config FILE is required (or --resume a run directory)');
-    for (const s of args.set ?? []) doc = applySet(doc, s);
-    if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
-    const config = resolveConfig(doc);
-
-    const notes: { type: 'warning' | 'log'; message: string }[] = [];
-    if (pick) {
-      const conflicts = resumeConflicts(saved, config.raw);
-      if (conflicts.length) {
-        throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
-      }
-      if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
-      const changes = diffConfig(saved, config.raw);
-      notes.push({
-        type: 'log',
-        message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` +
-          (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
-      });
-    }
-    // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
-    if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
-      throw new ConfigError(
-        '',
-        `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
-          'start afresh with --overwrite, or pick another --out',
-      );
-    }
-
-    const backend = await selectBackend(args.backend);
-    process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
-    const c = buildRunContainer(config, { runDir, backendName: backend.name, maxSteps });
-    const trainer = createTrainer(c);
-    if (pick) await trainer.resume(pick.checkpoint);
-    const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
-    for (const n of notes) {
-      trainer.announce(n.type, n.message);
-      if (n.type === 'log' || !printsWarnings) process.stderr.write(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}\n`);
-    }
-
-    // From here on the run directory is written.
-    if (!pick && args.overwrite && fs.existsSync(runDir)) {
-      try {
-        wfs().rmSync(runDir, { recursive: true, force: true });
-      } catch (e) {
-        throw new WriteError(runDir, e);
-      }
-    }
-    makeOutputDir(runDir, '--out');
-    const configFile = path.join(runDir, 'config.yaml');
-    try {
-      atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
-    } catch (e) {
-      throw new WriteError(configFile, e);
-    }
-
-    const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
+    // From the start: a signal during set-up stops before anything is written (exit 130 / 143).
     const uninstall = installStopHandlers({
       onFirst: (signal) =>
         process.stderr.write(`\nsslight: ${signal}: saving a checkpoint after this step (send it again to quit now)\n`),
       onSecond: (signal) => process.stderr.write(`\nsslight: second ${signal}, exiting without a checkpoint\n`),
     });
     try {
-      const result = await trainer.run();
-      process.stderr.write(`sslight: done at step ${result.step} (${result.reason}); outputs in ${runDir}\n`);
+      await pretrain(args);
     } finally {
       uninstall();
-      await dashboard?.close();
     }
   },
 };
+
+async function pretrain(args: Args): Promise<void> {
+  loadPlugins(args.plugin);
+  const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
+
+  // Everything is read and checked before anything is written: a refused resume changes nothing.
+  const pick: ResumePick | null = args.resume ? CheckpointStore.pickForResume(path.resolve(args.resume)) : null;
+  const resumeDir = pick?.checkpoint.dir ?? null;
+  const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)));
+  const saved = pick?.checkpoint.state.config;
+  let doc: Record<string, unknown>;
+  if (args.config) doc = loadConfigFile(args.config);
+  else if (pick && isPlainObject(saved)) doc = saved; // what the checkpoint was trained with
+  else if (pick) doc = loadConfigFile(path.join(runDirOf(resumeDir as string), 'config.yaml'));
+  else throw new ConfigError('', '--config FILE is required (or --resume a run directory)');
+  for (const s of args.set ?? []) doc = applySet(doc, s);
+  if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
+  const config = resolveConfig(doc);
+
+  const notes: { type: 'warning' | 'log'; message: string }[] = [];
+  if (pick) {
+    const conflicts = resumeConflicts(saved, config.raw);
+    if (conflicts.length) {
+      throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
+    }
+    if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
+    const changes = diffConfig(saved, config.raw);
+    notes.push({
+      type: 'log',
+      message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` +
+        (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
+    });
+  }
+  // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
+  if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
+    throw new ConfigError(
+      '',
+      `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
+        'start afresh with --overwrite, or pick another --out',
+    );
+  }
+
+  const backend = await selectBackend(args.backend);
+  process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
+  const c = buildRunContainer(config, { runDir, backendName: backend.name, maxSteps });
+  const trainer = createTrainer(c);
+  if (pick) await trainer.resume(pick.checkpoint);
+  const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
+  for (const n of notes) {
+    trainer.announce(n.type, n.message);
+    if (n.type === 'log' || !printsWarnings) process.stderr.write(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}\n`);
+  }
+
+  // From here on the run directory is written.
+  throwIfStopRequested('pretrain (before the run started; nothing was written)');
+  if (!pick && args.overwrite && fs.existsSync(runDir)) {
+    try {
+      wfs().rmSync(runDir, { recursive: true, force: true });
+    } catch (e) {
+      throw new WriteError(runDir, e);
+    }
+  }
+  makeOutputDir(runDir, '--out');
+  const configFile = path.join(runDir, 'config.yaml');
+  try {
+    atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
+  } catch (e) {
+    throw new WriteError(configFile, e);
+  }
+
+  const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
+  try {
+    const result = await trainer.run();
+    process.stderr.write(`sslight: done at step ${result.step} (${result.reason}); outputs in ${runDir}\n`);
+  } finally {
+    await dashboard?.close();
+  }
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

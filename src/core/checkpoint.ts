@@ -8,6 +8,7 @@ import { CheckpointError, NonFiniteValueError, SslightError, WriteError } from '
 import { atomicWrite, wfs, writeFileSynced } from './fs';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsEntry } from '../nn/safetensors';
 import { loadModuleStateDict, moduleStateDict } from '../nn/state_dict';
+import { firstNonFinite } from '../nn/finite';
 
 /** Loop position saved with every checkpoint. */
 export interface TrainingState {
@@ -390,38 +391,6 @@ export function assertFiniteTensors(entries: Map<string, SafetensorsEntry>, file
   }
 }
 
-/** The first tensor with a NaN/Inf value, with the count and first offender. */
-export function firstNonFinite(
-  entries: Map<string, SafetensorsEntry>,
-): { name: string; index: number; value: string; count: number } | null {
-  for (const [name, e] of entries) {
-    const d = e.data;
-    let first = -1;
-    let count = 0;
-    if (e.dtype === 'F32' || e.dtype === 'F64') {
-      const f = d as Float32Array | Float64Array;
-      for (let i = 0; i < f.length; i++) {
-        if (!Number.isFinite(f[i])) {
-          if (first < 0) first = i;
-          count++;
-        }
-      }
-      if (first >= 0) return { name, index: first, value: String(f[first]), count };
-    } else if (e.dtype === 'F16' || e.dtype === 'BF16') {
-      const mask = e.dtype === 'F16' ? 0x7c00 : 0x7f80;
-      const u = d as Uint16Array;
-      for (let i = 0; i < u.length; i++) {
-        if ((u[i] & mask) === mask) {
-          if (first < 0) first = i;
-          count++;
-        }
-      }
-      if (first >= 0) return { name, index: first, value: 'NaN or Inf', count };
-    }
-  }
-  return null;
-}
-
 /**
  * Every network of a task by its top-level name (DINO: `student`, `teacher`), which becomes the
  * prefix of its keys in model.safetensors, as in PyTorch DINO checkpoints (`student.backbone.*`).
@@ -476,3 +445,4 @@ function readJson(file: string): unknown {
 }
 
 export { atomicWrite } from './fs';
+export { firstNonFinite } from '../nn/finite';

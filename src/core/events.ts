@@ -1,4 +1,4 @@
-import { Subject, Observable } from 'rxjs';
+import { Subject, Observable, config as rxjsConfig } from 'rxjs';
 
 /**
  * The trainer's typed event stream. Observers (progress bar, events.jsonl, plots) subscribe
@@ -72,6 +72,19 @@ export type EventInput = TrainerEvent extends infer E ? (E extends TrainerEvent 
 export class EventBus {
   private readonly subject = new Subject<TrainerEvent>();
   readonly events$: Observable<TrainerEvent> = this.subject.asObservable();
+  private subscriberError: unknown = null;
+
+  /** The first error a subscriber threw while watched (see `watchSubscriberErrors`), once. */
+  takeSubscriberError(): unknown {
+    const e = this.subscriberError;
+    this.subscriberError = null;
+    return e;
+  }
+
+  /** @internal */
+  recordSubscriberError(err: unknown): void {
+    this.subscriberError ??= err;
+  }
 
   emit(event: EventInput): void {
     this.subject.next({ ...event, time: Date.now() } as TrainerEvent);
@@ -94,4 +107,28 @@ export function ofType<T extends TrainerEventType>(...types: T[]) {
         complete: () => sub.complete(),
       }),
     );
+}
+
+const watched = new Set<EventBus>();
+const defaultUnhandled = rxjsConfig.onUnhandledError;
+
+/**
+ * While a run is going, an error thrown by a subscriber (say, a log writer on a full disk) is
+ * kept on the bus for the trainer to end the run with, instead of escaping from a timer as an
+ * uncaught exception (rxjs reports subscriber errors asynchronously). Returns the un-watch function.
+ */
+export function watchSubscriberErrors(bus: EventBus): () => void {
+  watched.add(bus);
+  rxjsConfig.onUnhandledError = (err) => {
+    if (watched.size === 0) {
+      if (defaultUnhandled) defaultUnhandled(err);
+      else setTimeout(() => { throw err; });
+      return;
+    }
+    for (const b of watched) b.recordSubscriberError(err);
+  };
+  return () => {
+    watched.delete(bus);
+    if (watched.size === 0) rxjsConfig.onUnhandledError = defaultUnhandled;
+  };
 }

@@ -13,7 +13,7 @@ import type {
   TrainTask,
   ViewBatch,
 } from './interfaces';
-import type { EventBus } from './events';
+import { watchSubscriberErrors, type EventBus } from './events';
 import type { TrainerOptions } from './config';
 import { applyCheckpoint, positionOf, readCheckpoint, CheckpointStore, type LoadedCheckpoint, type TrainingState } from './checkpoint';
 import {
@@ -232,30 +232,32 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     }
     await ensureGradients();
     const run = this.runInfo();
+    const unwatch = watchSubscriberErrors(events);
     const subs: Subscription[] = [];
-    for (const cb of this.d.callbacks) {
-      const s = cb.attach?.(events.events$, run);
-      if (s) subs.push(s);
-    }
     const losses: number[] = [];
     const totalSteps = this.totalSteps;
-    events.emit({
-      type: 'run:start',
-      runDir: this.d.runDir,
-      backend: this.d.backendName,
-      seed: options.seed,
-      config: this.d.config,
-      startStep: this.step,
-      totalSteps,
-      stepsPerEpoch: spe,
-      resumedFrom: this.resumedFrom,
-    });
-    for (const n of this.notes.splice(0)) {
-      if (n.type === 'warning') events.emit({ type: 'warning', step: this.step, message: n.message });
-      else events.emit({ type: 'log', step: this.step, message: n.message });
-    }
     try {
+      for (const cb of this.d.callbacks) {
+        const s = cb.attach?.(events.events$, run);
+        if (s) subs.push(s);
+      }
+      events.emit({
+        type: 'run:start',
+        runDir: this.d.runDir,
+        backend: this.d.backendName,
+        seed: options.seed,
+        config: this.d.config,
+        startStep: this.step,
+        totalSteps,
+        stepsPerEpoch: spe,
+        resumedFrom: this.resumedFrom,
+      });
+      for (const n of this.notes.splice(0)) {
+        if (n.type === 'warning') events.emit({ type: 'warning', step: this.step, message: n.message });
+        else events.emit({ type: 'log', step: this.step, message: n.message });
+      }
       for (const cb of this.d.callbacks) await cb.beforeTrain?.(run);
+      this.throwSubscriberError();
       let reason: RunResult['reason'] = 'completed';
       let loss = NaN;
       outer: while (this.epoch < options.epochs) {
@@ -275,10 +277,20 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
             this.epoch++;
             this.batchInEpoch = 0;
           }
-          for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
-          // Let the event loop run (signals, I/O): prefetched batches resolve as microtasks only,
-          // so without this a signal would not be seen until the run ends.
+          try {
+            for (const cb of this.d.callbacks) await cb.afterStep?.(run, this.step, this.epoch, endOfEpoch);
+          } catch (e) {
+            // A callback's own long loop (an evaluation) stopped on a signal: the step is done, keep it.
+            if (e instanceof SignalInterruptedError && !(e instanceof InterruptedError)) {
+              this.requestInterrupt(e.signal);
+              await this.stopIfRequested(loss);
+            }
+            throw e;
+          }
+          // Let the event loop run (signals, I/O, subscriber errors): prefetched batches resolve as
+          // microtasks only, so without this a signal would not be seen until the run ends.
           await new Promise((resolve) => setImmediate(resolve));
+          this.throwSubscriberError();
           await this.stopIfRequested(loss);
           // Stop before the loader hands over (and decodes) another batch.
           if (this.step >= totalSteps) break outer;
@@ -295,6 +307,8 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
       }
       if (this.step < options.epochs * spe) reason = 'max-steps';
       for (const cb of this.d.callbacks) await cb.afterTrain?.(run);
+      await nextTimerTick(); // rxjs delivers subscriber errors on a timer
+      this.throwSubscriberError();
       events.emit({ type: 'run:end', step: this.step, reason, metrics: { loss: losses[losses.length - 1] ?? NaN } });
       return { step: this.step, reason, losses };
     } catch (err) {
@@ -305,14 +319,25 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
     } finally {
       await batches.close?.();
       for (const s of subs) s.unsubscribe();
+      await nextTimerTick();
+      unwatch();
     }
+  }
+
+  /** An event subscriber threw (rxjs reports it asynchronously): end the run with it. */
+  private throwSubscriberError(): void {
+    const err = this.d.events.takeSubscriberError();
+    if (err === null) return;
+    if (err instanceof SslightError) throw err;
+    throw new SslightError(`an event subscriber failed: ${(err as Error)?.message ?? String(err)}`);
   }
 
   /** On SIGINT / SIGTERM: checkpoint the current step, end the run, throw InterruptedError. */
   private async stopIfRequested(loss: number): Promise<void> {
     const signal = this.stopSignal();
     if (!signal) return;
-    const ckpt = await this.saveCheckpoint('interrupt');
+    // Before the first step of a fresh run there is nothing to keep.
+    const ckpt = this.step > 0 ? await this.saveCheckpoint('interrupt') : null;
     this.d.events.emit({ type: 'run:end', step: this.step, reason: 'interrupted', metrics: { loss } });
     throw new InterruptedError(this.step, ckpt, signal);
   }
@@ -419,6 +444,10 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
       });
     }
   }
+}
+
+function nextTimerTick(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** A task's loss as its total and named terms (none for a bare scalar). */

@@ -87,3 +87,16 @@ export function jsonLines(file: string): Record<string, unknown>[] {
 export function ckptName(step: number): string {
   return `step_${String(step).padStart(8, '0')}`;
 }
+
+/** The smallest real pre-training: DINO on a 0.25-width MobileNetV2, 16 px crops, 6 steps per epoch, wasm backend. */
+export const TINY_PRETRAIN = `
+data: {name: generated, num_images: 48, image_size: 32}
+views: {name: sslight, global_crop_size: 16, local_crop_size: 8, n_local: 2}
+method: {name: dino, out_dim: 32, hidden_dim: 16, bottleneck_dim: 8, warmup_teacher_temp_epochs: 1}
+backbone: {name: mobilenetv2, width: 0.25}
+optimizer: {name: lars, lr: 0.3, warmup_epochs: 1}
+trainer: {epochs: 1, batch_size: 8, seed: 3, prefetch: 0}
+callbacks:
+  jsonl: {}
+  checkpoint: {every_steps: 2, keep: 3}
+`;

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointStore, readCheckpoint } from '../../src/core/checkpoint';
 import { ConfigError, InterruptedError, WriteError } from '../../src/core/errors';
-import { clearStopRequest, requestStop } from '../../src/core/signals';
+import { clearStopRequest, requestStop, throwIfStopRequested } from '../../src/core/signals';
 import { InterruptedError as RunInterrupted } from '../../src/core/trainer';
 import { extractFeatures } from '../../src/eval/features';
 import { knnPredict } from '../../src/eval/knn';
@@ -75,6 +75,18 @@ describe('reliability: the training loop', () => {
       expect(last?.type).to.equal('run:error');
     });
 
+    it('any event subscriber that throws ends the run with run:error instead of an uncaught exception', async () => {
+      const r = toyRun(null);
+      let seen = 0;
+      r.bus.events$.subscribe((e) => {
+        if (e.type === 'step:end' && ++seen === 2) throw new Error('tensorboard: disk quota exceeded');
+      });
+      const err = await rejection(r.trainer.run());
+      expect(err.message).to.equal('an event subscriber failed: tensorboard: disk quota exceeded');
+      const end = r.events.find((e) => e.type === 'run:error');
+      expect(end && end.type === 'run:error' && end.step).to.be.within(2, 3);
+    });
+
     it('a resume drops a partial last line before appending', async () => {
       const dir = tmpDir('partial');
       await toyRun(dir, { maxSteps: 2 }).trainer.run();
@@ -123,6 +135,24 @@ describe('reliability: the training loop', () => {
       const err = await rejection(r.trainer.run());
       expect(err).to.be.instanceOf(RunInterrupted);
       expect((err as InterruptedError).exitCode).to.equal(143);
+      expect(CheckpointStore.resolve(dir)).to.match(/step_00000003$/);
+      const end = r.events.find((e) => e.type === 'run:end');
+      expect(end && end.type === 'run:end' && end.reason).to.equal('interrupted');
+    });
+
+    it('a signal that stops an evaluation inside a callback still checkpoints the finished step', async () => {
+      const dir = tmpDir('evalstop');
+      const monitor = {
+        name: 'monitor',
+        afterStep: (_r: unknown, step: number) => {
+          if (step === 3) requestStop('SIGINT');
+          throwIfStopRequested('k-NN monitor'); // what an evaluation loop does per batch
+        },
+      };
+      const r = toyRun(dir, { everySteps: null, callbacks: [monitor] });
+      const err = await rejection(r.trainer.run());
+      expect(err).to.be.instanceOf(RunInterrupted);
+      expect((err as InterruptedError).exitCode).to.equal(130);
       expect(CheckpointStore.resolve(dir)).to.match(/step_00000003$/);
       const end = r.events.find((e) => e.type === 'run:end');
       expect(end && end.type === 'run:end' && end.reason).to.equal('interrupted');
