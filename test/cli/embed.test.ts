@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import { parseSafetensors } from '../../src/nn/safetensors';
 import { runCli } from '../helpers/run_cli';
+import { relativeError } from '../helpers/relative_error';
 
 /**
  * `sslight embed` against features computed once by torch 1.13 / torchvision 0.14
@@ -16,17 +17,6 @@ const IMAGES = path.join(FIX, 'images.safetensors');
 function features(file: string): { shape: number[]; data: Float32Array } {
   const t = parseSafetensors(fs.readFileSync(file)).tensors.get('features')!;
   return { shape: t.shape, data: t.data as Float32Array };
-}
-
-/** max |ours - torch| / max |torch| */
-export function relativeError(ours: Float32Array, ref: Float32Array): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
 }
 
 const CASES: Array<{ what: string; backbone: string; set: string[]; weights: string; ref: string; layout: RegExp }> = [
