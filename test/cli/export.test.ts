@@ -82,7 +82,10 @@ describe('cli: sslight export (torchvision safetensors, tfjs LayersModel)', func
       });
 
       it('torchvision: python3-torch loads it with only the classifier missing, same features', function () {
-        if (!PYTHON) this.skip(); // python3-torch / python3-torchvision are not installed here
+        if (!PYTHON) {
+          process.stderr.write('      (skipped: python3 with torch and torchvision is not installed; apt-get install python3-torchvision)\n');
+          this.skip();
+        }
         const out = path.join(dir, `${c.arch}.safetensors`);
         const res = spawnSync(PYTHON!, [path.join(FIX, 'torchvision_check.py'), c.arch, out, IMAGES, ...c.pyArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
         expect(res.status, res.stderr).to.equal(0);
