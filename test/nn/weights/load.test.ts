@@ -9,7 +9,7 @@ import { Rng } from '../../../src/core/rng';
 import type { Module } from '../../../src/nn/module';
 import { serializeSafetensors, type SafeTensor } from '../../../src/nn/safetensors';
 import { moduleStateDict } from '../../../src/nn/state_dict';
-import { loadWeightsInto, mapEncoder, WeightsError } from '../../../src/nn/weights';
+import { loadWeightsInto, mapEncoder, selectSslightRelease, WeightsError } from '../../../src/nn/weights';
 import { ConfigError } from '../../../src/core/errors';
 
 const FIX = path.join(__dirname, '../../../../test/fixtures/weights');
@@ -52,6 +52,22 @@ describe('nn/weights: finding a backbone in a weights file', () => {
     expect([...entries.keys()].sort()).to.deep.equal([...ours.keys()].sort());
     for (const [k, v] of entries) expect(v).to.equal(ours.get(k));
     r18.dispose();
+  });
+
+  it('the SSLight release with a ViT: DINO names directly under module.student.backbone.', () => {
+    const vit = backbone('vit_tiny', { patch_size: 16, img_size: 32 });
+    const ours = moduleStateDict(vit);
+    const tensors = new Map<string, SafeTensor>();
+    for (const [k, v] of ours) {
+      tensors.set(`state_dict.module.student.backbone.${k}`, v);
+      tensors.set(`state_dict.module.teacher.backbone.${k}`, v);
+    }
+    tensors.set('state_dict.module.student.head.mlp.0.weight', { dtype: 'F32', shape: [2, 192], data: new Float32Array(384) });
+    const sel = selectSslightRelease(tensors)!;
+    expect(sel.layout).to.equal('SSLight DINO release (module.student.backbone.*)');
+    expect([...sel.entries.keys()]).to.deep.equal([...ours.keys()]);
+    expect(sel.ignored).to.have.length(ours.size + 1);
+    vit.dispose();
   });
 
   it('--weights-prefix picks a sub-tree (here the DINO teacher) and maps its encoder', () => {
