@@ -20,7 +20,7 @@ backbone: {name: mobilenetv2, width: 0.25}
 optimizer: {name: lars, lr: 0.3}
 `;
 
-describe('cli: foreign weights in knn, and info --backbones', function () {
+describe('cli: foreign weights in knn / linear, and info --backbones', function () {
   this.timeout(120000);
   let dir: string;
   let config: string;
@@ -44,6 +44,14 @@ describe('cli: foreign weights in knn, and info --backbones', function () {
     expect(m, r.stdout).to.not.equal(null);
     expect(Number(m![1])).to.be.within(0, 100);
     expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('linear --weights takes the same flags (SSLight SwAV release)', async () => {
+    const weights = path.join(FIX, 'sslight_swav_mnv2.pth.tar');
+    const r = await runCli(['linear', '--config', config, '--weights', weights, '--backbone', 'mobilenetv2', '--set', 'backbone.width=0.1', '--epochs', '1', '--backend', 'wasm']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/SSLight SwAV release \(module\.network\.backbone\.\*\)/);
+    expect(r.stdout).to.match(/linear top-1: [\d.]+% \(weights .*sslight_swav_mnv2\.pth\.tar, /);
   });
 
   it('knn --weights: bad combinations and weights that do not fit exit 2', async () => {
