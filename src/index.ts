@@ -20,3 +20,6 @@ export { cosineSchedule, CosineSchedule } from './core/schedules';
 export { Module } from './nn/module';
 export type { Parameter, ParamKind } from './nn/module';
 export { buildRunContainer, createTrainer } from './run/compose';
+export { loadWeightsInto, readWeightsFile, WeightsError } from './nn/weights';
+export type { LoadWeightsOptions, WeightsReport } from './nn/weights';
+export { readTorchFile, TorchTensor } from './nn/pth/torch_file';
