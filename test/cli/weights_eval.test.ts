@@ -46,6 +46,18 @@ describe('cli: foreign weights in knn / linear, and info --backbones', function 
     expect(tf.memory().numTensors).to.equal(before);
   });
 
+  it('knn --config alone evaluates the config\'s backbone.weights', async () => {
+    const withWeights = path.join(dir, 'with_weights.yaml');
+    fs.writeFileSync(withWeights, DATA.replace('backbone: {name: mobilenetv2, width: 0.25}', `backbone: {name: mobilenetv2, width: 0.1, weights: ${JSON.stringify(path.join(FIX, 'sslight_dino_mnv2.pth.tar'))}}`));
+    const r = await runCli(['knn', '--config', withWeights, '--backend', 'wasm']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/SSLight DINO release \(module\.student\.backbone\.\*\)/);
+    expect(r.stdout).to.match(/knn top-1: [\d.]+% \(weights .*sslight_dino_mnv2\.pth\.tar, k=20/);
+    const viaFlag = await runCli(['knn', '--config', config, '--weights', path.join(FIX, 'sslight_dino_mnv2.pth.tar'), '--set', 'backbone.width=0.1', '--backend', 'wasm']);
+    expect(viaFlag.code, viaFlag.stderr).to.equal(0);
+    expect(/top-1: ([\d.]+)%/.exec(viaFlag.stdout)![1]).to.equal(/top-1: ([\d.]+)%/.exec(r.stdout)![1]);
+  });
+
   it('linear --weights takes the same flags (SSLight SwAV release)', async () => {
     const weights = path.join(FIX, 'sslight_swav_mnv2.pth.tar');
     const r = await runCli(['linear', '--config', config, '--weights', weights, '--backbone', 'mobilenetv2', '--set', 'backbone.width=0.1', '--epochs', '1', '--backend', 'wasm']);
