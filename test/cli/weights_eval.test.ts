@@ -58,6 +58,18 @@ describe('cli: foreign weights in knn / linear, and info --backbones', function 
     expect(/top-1: ([\d.]+)%/.exec(viaFlag.stdout)![1]).to.equal(/top-1: ([\d.]+)%/.exec(r.stdout)![1]);
   });
 
+  it('pretrain starts from backbone.weights (reported once for student and teacher)', async () => {
+    const cfg = path.join(dir, 'pretrain.yaml');
+    fs.writeFileSync(
+      cfg,
+      DATA.replace('backbone: {name: mobilenetv2, width: 0.25}', `backbone: {name: mobilenetv2, width: 0.1, weights: ${JSON.stringify(path.join(FIX, 'sslight_dino_mnv2.pth.tar'))}}`)
+        .replace('optimizer: {name: lars, lr: 0.3}', 'optimizer: {name: lars, lr: 0.3, warmup_epochs: 0}\ntrainer: {epochs: 1, batch_size: 4, max_steps: 1}'),
+    );
+    const r = await runCli(['pretrain', '--config', cfg, '--out', path.join(dir, 'run'), '--backend', 'wasm']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr.match(/backbone\.weights .*SSLight DINO release .*loaded 312 tensors/g)).to.have.length(1);
+  });
+
   it('linear --weights takes the same flags (SSLight SwAV release)', async () => {
     const weights = path.join(FIX, 'sslight_swav_mnv2.pth.tar');
     const r = await runCli(['linear', '--config', config, '--weights', weights, '--backbone', 'mobilenetv2', '--set', 'backbone.width=0.1', '--epochs', '1', '--backend', 'wasm']);
