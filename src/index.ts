@@ -81,3 +81,6 @@ export type { MetricGroup, MetricPoint } from './core/metric_store';
 export { publishImage } from './core/images';
 export { encodePng } from './core/png';
 export { progress, ProgressReporter, setQuiet, isQuiet } from './core/progress';
+export { loadWeightsInto, readWeightsFile, WeightsError } from './nn/weights';
+export type { LoadWeightsOptions, WeightsReport } from './nn/weights';
+export { readTorchFile, TorchTensor } from './nn/pth/torch_file';

@@ -30,8 +30,9 @@ export function initFromWeights<M extends Module>(backbone: M, o: WeightsOptions
   try {
     const report = loadWeightsInto(backbone, o.weights, { prefix: o.weights_prefix, strict: o.weights_strict !== false });
     const line = formatWeightsReport(report);
-    // A method builds several copies (student and teacher): say it once.
+    // A method builds its copies (student and teacher) together: say it once per turn.
     if (!reported.has(line)) {
+      if (reported.size === 0) setImmediate(() => reported.clear()).unref();
       reported.add(line);
       process.stderr.write(`sslight: backbone.${line}\n`);
     }

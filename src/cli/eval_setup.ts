@@ -14,7 +14,7 @@ import { balancedSubset } from '../eval/features';
 import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
 import type { Module } from '../nn/module';
-import { applyWeightsFlags, weightsOptions, withoutInitialWeights } from './weights_flags';
+import { applyWeightsFlags, weightsFlagsFromConfig, weightsOptions, withoutInitialWeights } from './weights_flags';
 
 // What `sslight knn` and `sslight linear` share: flags, config and checkpoint resolution,
 // loading the backbone weights, choosing the images, and writing the result.
@@ -71,6 +71,8 @@ export interface EvalSetup {
   checkpointDir: string | null;
   /** Training step of that checkpoint (state.json), or null. */
   step: number | null;
+  /** The foreign weights file evaluated (--weights or the config's backbone.weights), or null. */
+  weights: string | null;
   /** Where to write results (--run), or null. */
   runDir: string | null;
   train: Dataset;
@@ -92,10 +94,13 @@ export function positiveInt(name: string, v: number | undefined): void {
 export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   loadPlugins(args.plugin);
   if (args.run && args.checkpoint) throw new EvalInputError('give either --run or --checkpoint, not both');
+  if (!args.run && !args.checkpoint && !args.weights && !args['random-init'] && args.config) {
+    args = { ...args, ...weightsFlagsFromConfig(args.config, args.set) }; // the config's backbone.weights
+  }
   if (args.weights && (args.checkpoint || args['random-init'])) throw new EvalInputError('--weights evaluates a weights file: leave out --checkpoint and --random-init');
   if (args.weights && !args.config && !args.run) throw new EvalInputError('--weights needs --config FILE for the data (and views) to evaluate on');
   if (!args.run && !args.checkpoint && !args.weights && !(args['random-init'] && args.config)) {
-    throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE)');
+    throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE, --weights FILE --config FILE, a --config FILE with backbone.weights)');
   }
   for (const n of ['image-size', 'max-train', 'max-test'] as const) positiveInt(n, args[n]);
 
@@ -164,6 +169,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
     prefix,
     checkpointDir: args['random-init'] || args.weights ? null : checkpointDir,
     step: !args['random-init'] && !args.weights && state && typeof state.step === 'number' ? state.step : null,
+    weights: args.weights ?? null,
     runDir,
     train,
     test,

@@ -101,7 +101,7 @@ export const knnCommand: CommandModule<object, KnnArgs> = {
       checkpoint: setup.checkpointDir,
       step: setup.step,
       backbone: setup.config.backbone.name,
-      weights: args.weights ?? null,
+      weights: setup.weights,
     };
     const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
     reportEval(

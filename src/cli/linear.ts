@@ -27,6 +27,8 @@ export interface LinearResult {
   checkpoint: string | null;
   step: number | null;
   backbone: string;
+  /** The --weights file evaluated, or null for a run's checkpoint. */
+  weights: string | null;
 }
 
 /**
@@ -137,8 +139,9 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       checkpoint: setup.checkpointDir,
       step: setup.step,
       backbone: setup.config.backbone.name,
+      weights: setup.weights,
     };
-    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
     reportEval(
       setup,
       'linear',

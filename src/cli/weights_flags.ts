@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { applySet, parsePluginOptions } from '../core/config';
+import { applySet, loadConfigFile, parsePluginOptions } from '../core/config';
 import { ConfigError } from '../core/errors';
 import type { Backbone } from '../core/interfaces';
 import { registry } from '../core/registry';
@@ -52,4 +52,20 @@ export function withoutInitialWeights(doc: Record<string, unknown>): Record<stri
   if (typeof b !== 'object' || b === null || Array.isArray(b) || !('weights' in b)) return doc;
   const { weights: _w, weights_prefix: _p, weights_strict: _s, ...rest } = b as Record<string, unknown>;
   return { ...doc, backbone: rest };
+}
+
+/**
+ * `backbone.weights` of a config given alone to an eval command (no run, checkpoint or
+ * --weights): those weights are what to evaluate, as if passed with --weights.
+ */
+export function weightsFlagsFromConfig(configFile: string, sets: string[] | undefined): WeightsArgs {
+  let doc = loadConfigFile(configFile);
+  for (const s of sets ?? []) doc = applySet(doc, s);
+  const b = doc.backbone as Record<string, unknown> | undefined;
+  if (!b || typeof b.weights !== 'string') return {};
+  return {
+    weights: b.weights,
+    ...(typeof b.weights_prefix === 'string' ? { 'weights-prefix': b.weights_prefix } : {}),
+    ...(b.weights_strict === false ? { strict: false } : {}),
+  };
 }

@@ -49,14 +49,20 @@ export class LayersGraph {
       if (c.stride === 1 && 2 * c.padding === k - 1) pad = 'same';
       else x = this.zeroPad(x, `${name}_pad`, c.padding);
     }
-    const common = { kernel_size: [k, k], strides: [c.stride, c.stride], padding: pad, data_format: 'channels_last', dilation_rate: [1, 1], activation: 'linear', use_bias: true };
+    // Zeros initialisers: the loader builds every variable before it assigns the stored weights,
+    // and random (glorot) initialisation of a ResNet's kernels would cost seconds for nothing.
+    const zeros = { class_name: 'Zeros', config: {} };
+    const common = {
+      kernel_size: [k, k], strides: [c.stride, c.stride], padding: pad, data_format: 'channels_last', dilation_rate: [1, 1],
+      activation: 'linear', use_bias: true, bias_initializer: zeros,
+    };
     if (c.depthwise) {
-      const out = this.add('DepthwiseConv2D', name, { ...common, depth_multiplier: 1 }, [x]);
+      const out = this.add('DepthwiseConv2D', name, { ...common, depth_multiplier: 1, depthwise_initializer: zeros }, [x]);
       this.weight(`${name}/depthwise_kernel`, c.kernelShape, c.kernel);
       this.weight(`${name}/bias`, [c.bias.length], c.bias);
       return out;
     }
-    const out = this.add('Conv2D', name, { ...common, filters: c.kernelShape[3] }, [x]);
+    const out = this.add('Conv2D', name, { ...common, filters: c.kernelShape[3], kernel_initializer: zeros }, [x]);
     this.weight(`${name}/kernel`, c.kernelShape, c.kernel);
     this.weight(`${name}/bias`, [c.bias.length], c.bias);
     return out;

@@ -91,7 +91,7 @@ export class ZipReader {
     const raw = this.bytes.subarray(start, start + entry.compressedSize);
     if (entry.method === 0) return raw;
     if (entry.method === 8) {
-      const out = zlib.inflateRawSync(raw);
+      const out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) }); // no zip bombs
       if (out.length !== entry.size) throw new ZipError(`entry '${name}' inflates to ${out.length} bytes, expected ${entry.size}`);
       return out;
     }

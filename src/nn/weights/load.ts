@@ -49,7 +49,7 @@ export function loadWeightsInto(module: Module, file: string, opts: LoadWeightsO
     const isInt = t.dtype === 'I64' || t.dtype === 'I32';
     const sameShape = t.shape.length === target.shape.length && t.shape.every((d, i) => d === target.shape[i]);
     if (!sameShape || isInt !== target.int) {
-      misshaped.push(`${name} (file [${t.shape}] ${t.dtype}, backbone [${target.shape}] ${target.int ? 'int' : 'float'})`);
+      misshaped.push(`${name} (file [${t.shape.join(', ')}] ${t.dtype}, backbone [${target.shape.join(', ')}] ${target.int ? 'int' : 'float'})`);
       continue;
     }
     usable.set(name, toFloat32(t));
@@ -145,9 +145,15 @@ export function selectBackbone(w: WeightsFile, own: Set<string>, prefix?: string
   return { layout: `state dict${where}`, entries, ignored };
 }
 
+/** Where the tensors are, for messages: names cut before their first numeric segment. */
 function groups(tensors: Map<string, SafeTensor>): string {
-  const g = [...new Set([...tensors.keys()].map((k) => k.split('.').slice(0, 3).join('.') + '.*'))];
-  return g.length > 10 ? `${g.slice(0, 10).join(', ')}, ...` : g.join(', ') || 'none';
+  const cut = (k: string) => {
+    const parts = k.split('.');
+    const n = parts.findIndex((p, i) => i > 0 && /^\d+$/.test(p));
+    return parts.slice(0, Math.min(n < 0 ? parts.length - 1 : n, 5)).join('.') + '.*';
+  };
+  const g = [...new Set([...tensors.keys()].map(cut))];
+  return g.length > 12 ? `${g.slice(0, 12).join(', ')}, ...` : g.join(', ') || 'none';
 }
 
 /** float16 / bfloat16 patterns widened to float32 (exact); other dtypes unchanged. */
@@ -159,9 +165,19 @@ function toFloat32(t: SafeTensor): SafeTensor {
     const u = new Uint32Array(out.buffer);
     for (let i = 0; i < src.length; i++) u[i] = src[i] << 16;
   } else {
-    for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
+    const table = halfTable();
+    for (let i = 0; i < src.length; i++) out[i] = table[src[i]];
   }
   return { dtype: 'F32', shape: t.shape, data: out };
+}
+
+let HALF: Float32Array | null = null;
+function halfTable(): Float32Array {
+  if (!HALF) {
+    HALF = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF[h] = halfToFloat(h);
+  }
+  return HALF;
 }
 
 export function halfToFloat(h: number): number {

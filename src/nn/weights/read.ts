@@ -22,7 +22,7 @@ let cache: { key: string; value: WeightsFile } | null = null;
 /**
  * Read safetensors (by content: not a zip) or a torch.save file (.pth / .pth.tar / .pt). A
  * directory is taken as an sslight checkpoint (its model.safetensors). The last file read is
- * cached, so a student and a teacher built from one config read it once.
+ * cached until the event loop turns, so a student and a teacher built together read it once.
  */
 export function readWeightsFile(file: string): WeightsFile {
   let target = path.resolve(file);
@@ -66,6 +66,11 @@ export function readWeightsFile(file: string): WeightsFile {
     }
   }
   cache = { key, value };
+  // Only for the backbones built in this turn of the event loop: do not hold the file's tensors
+  // (possibly an optimizer state and two networks) for the whole run.
+  setImmediate(() => {
+    if (cache?.value === value) cache = null;
+  }).unref();
   return value;
 }
 
