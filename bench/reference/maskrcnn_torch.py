@@ -46,7 +46,7 @@ def build(arch, channels=128):
     assert rpn_anchors == anchors.num_anchors_per_location()[0]
     model = MaskRCNN(
         backbone,
-        num_classes=81,
+        num_classes=None,
         min_size=320,
         max_size=533,
         rpn_anchor_generator=anchors,

@@ -3,7 +3,11 @@ import * as path from 'path';
 import YAML from 'yaml';
 import { writeShapesDataset } from '../../../detection/data/shapes';
 
-/** The tiny detector of the CI test: MobileNetV2 x0.35, C2-C5 -> P2-P5 at 32 channels, small heads. */
+/**
+ * The tiny detector of the CI test: MobileNetV2 x0.35, C2-C5 -> P2-P5 at 32 channels, anchors
+ * 12-96, small heads (16 RoIs per image, half positive; fc 256; 2 mask convs of 16), RoI levels
+ * scaled to the 64-pixel images (canonical scale 56).
+ */
 export const TINY_DETECTOR = {
   backbone: { name: 'mobilenetv2', options: { width: 0.35 } },
   fpn: { in_features: ['c2', 'c3', 'c4', 'c5'], out_channels: 32, top_block: 'none' },
@@ -22,14 +26,14 @@ export const TINY_DETECTOR = {
     batch_size_per_image: 16,
     positive_fraction: 0.5,
     box_pooler: { resolution: 7, canonical_scale: 56 },
-    box_head: { fc_dim: 128 },
+    box_head: { fc_dim: 256 },
     mask: { pooler: { resolution: 14, canonical_scale: 56 } },
     mask_head: { conv_dim: 16, num_conv: 2 },
   },
 };
 
-export async function shapesConfig(dir: string, o: { maxIter: number; steps: number[]; lr: number; oneClass?: boolean }): Promise<{ file: string; annotations: string; images: string }> {
-  const ds = await writeShapesDataset(path.join(dir, 'shapes'), { seed: 1, numImages: 8, size: 64, maxShapes: 2 });
+export async function shapesConfig(dir: string, o: { maxIter: number; steps: number[]; lr: number; oneClass?: boolean; numImages?: number; maxShapes?: number; radius?: [number, number] }): Promise<{ file: string; annotations: string; images: string }> {
+  const ds = await writeShapesDataset(path.join(dir, 'shapes'), { seed: 1, numImages: o.numImages ?? 8, size: 64, maxShapes: o.maxShapes ?? 2, radius: o.radius });
   if (o.oneClass) {
     // One category 'shape': the test is about boxes and masks, not telling the shapes apart.
     const d = JSON.parse(fs.readFileSync(ds.annotations, 'utf8'));
