@@ -1,7 +1,8 @@
 /**
  * detection/ops timings next to torchvision's on identical inputs (bench/reference/
  * detection_ops_torch.py, 1 thread): pairwise IoU + matching of 20 boxes x 100k anchors, NMS of
- * 2000 boxes, RoIAlign (ROIAlignV2, 7x7, 512 RoIs on a 2 x 80 x 107 x 256 map) forward and
+ * 2000 boxes, RoIAlign (ROIAlignV2, 7x7, 512 RoIs on a 2 x 80 x 107 x 256 map) and the FPN pooler
+ * (P2-P5, 1024 RoIs, adaptive sampling, unaligned as torchvision's MultiScaleRoIAlign) forward and
  * backward through tfjs on the wasm backend. Process CPU time (the machine is shared), median of
  * 5 after a warm-up. Usage: node dist/bench/detection_ops_bench.js [--torch]
  */
@@ -9,7 +10,7 @@ import { execFileSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { Matcher, nms, pairwiseIou, roiAlign } from '../detection/ops';
+import { Matcher, MultiScaleRoIAlign, nms, pairwiseIou, roiAlign } from '../detection/ops';
 import { ensureGradients } from '../src/nn/gradients';
 
 /** The same LCG as the torch script, so both see the same boxes. */
@@ -74,6 +75,19 @@ async function main(): Promise<void> {
   const grad = tf.grad((f: tf.Tensor) => tf.sum(tf.mul(roiAlign(f as tf.Tensor4D, rois, o), upstream)));
   rows.push(['roi_align_fwd_bwd_512x7x7x256', cpuMs(timed(() => grad(features)))]);
   tf.dispose([features, rois, upstream]);
+  // The detector's case: an FPN pooler over P2-P5 of a 320 x 428 image, each RoI on its level.
+  const sizes: Array<[number, number]> = [[80, 107], [40, 54], [20, 27], [10, 14]];
+  const levels = sizes.map(([h, w], l) =>
+    tf.tensor4d(Float32Array.from({ length: 2 * h * w * 256 }, (_, i) => (Math.imul(i + l, 2654435761) >>> 0) / 4294967296), [2, h, w, 256]),
+  );
+  const fb = randomBoxes(1024, 7, 300, 16, 320);
+  const fpnRois = tf.tensor2d(Array.from({ length: 1024 }, (_, k) => [k % 2, ...fb.subarray(4 * k, 4 * k + 4)]).flat(), [1024, 5]);
+  const pooler = new MultiScaleRoIAlign({ outputSize: [7, 7], samplingRatio: 0, aligned: false, scales: [1 / 4, 1 / 8, 1 / 16, 1 / 32] });
+  const up2 = tf.ones([1024, 7, 7, 256]);
+  rows.push(['fpn_pooler_fwd_1024x7x7x256', cpuMs(timed(() => pooler.apply(levels, fpnRois)))]);
+  const fpnGrad = tf.grads((...fs: tf.Tensor[]) => tf.sum(tf.mul(pooler.apply(fs as tf.Tensor4D[], fpnRois), up2)));
+  rows.push(['fpn_pooler_fwd_bwd_1024x7x7x256', cpuMs(timed(() => tf.addN(fpnGrad(levels).map((g) => tf.sum(g)))))]);
+  tf.dispose([...levels, fpnRois, up2]);
   let torch: Record<string, number> = {};
   if (process.argv.includes('--torch')) {
     const script = path.resolve(__dirname, '..', '..', 'bench', 'reference', 'detection_ops_torch.py');

@@ -106,6 +106,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<Record<string, 
     const { runKernelBench } = await import('./kernels_bench');
     result.kernels = await runKernelBench();
   }
+  if (wanted(opts, 'detection')) {
+    await selectBackend('wasm');
+    const { runDetectionBench, printDetectionTable } = await import('./detection_bench');
+    result.detection = await runDetectionBench({ quick });
+    if (Array.isArray(result.detection)) printDetectionTable(result.detection);
+  }
   if (wanted(opts, 'coco')) {
     const { runCocoBench } = await import('./coco_bench');
     result.coco = await runCocoBench({ quick });
@@ -140,7 +146,7 @@ function printTable(steps: (StepBenchResult & { torch_images_per_s?: number; rat
 }
 
 if (require.main === module) {
-  // node dist/bench/run.js [--quick] [--backends wasm,cpu] [part ...]  (parts: train, kernels, coco)
+  // node dist/bench/run.js [--quick] [--backends wasm,cpu] [part ...]  (parts: train, kernels, detection, coco)
   const args = process.argv.slice(2);
   const only: string[] = [];
   let backends: string[] | undefined;

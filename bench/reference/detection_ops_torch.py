@@ -4,7 +4,7 @@ import json
 import time
 
 import torch
-from torchvision.ops import box_iou, nms, roi_align
+from torchvision.ops import MultiScaleRoIAlign, box_iou, nms, roi_align
 
 torch.set_num_threads(1)
 
@@ -62,6 +62,24 @@ def main():
         roi_align(f, rois, (7, 7), 0.25, 0, True).sum().backward()
 
     res["roi_align_fwd_bwd_512x7x7x256"] = cpu_ms(fwd_bwd)
+    sizes = [(80, 107), (40, 54), (20, 27), (10, 14)]
+    levels = {}
+    for l, (h, w) in enumerate(sizes):
+        i = torch.arange(2 * h * w * 256, dtype=torch.int64) + l
+        v = ((i * 2654435761) % 4294967296).to(torch.float64).div(4294967296).to(torch.float32)
+        levels[str(l)] = v.reshape(2, h, w, 256).permute(0, 3, 1, 2).contiguous().requires_grad_(True)
+    fb = random_boxes(1024, 7, 300, 16, 320)
+    boxes = [fb[0::2].contiguous(), fb[1::2].contiguous()]
+    pooler = MultiScaleRoIAlign(["0", "1", "2", "3"], 7, 0)
+    shapes = [(320, 428), (320, 428)]
+    res["fpn_pooler_fwd_1024x7x7x256"] = cpu_ms(lambda: pooler(levels, boxes, shapes))
+
+    def fpn_fwd_bwd():
+        for t in levels.values():
+            t.grad = None
+        pooler(levels, boxes, shapes).sum().backward()
+
+    res["fpn_pooler_fwd_bwd_1024x7x7x256"] = cpu_ms(fpn_fwd_bwd)
     print(json.dumps(res))
 
 

@@ -144,11 +144,17 @@ export function resolveDetectionConfig(doc: Record<string, unknown>): DetectionC
   if (doc.data === undefined) throw new ConfigError('data', 'missing section (train: {annotations, images}, ...)');
   return {
     model: section(maskRcnnSchema, doc.model, 'model'),
-    weights: section(z.string().min(1).nullable().default(null), doc.weights === undefined ? null : doc.weights, 'weights'),
+    weights: parseWeights(doc.weights),
     data: section(detectionDataSchema, doc.data, 'data'),
     solver: section(solverSchema, doc.solver, 'solver'),
     trainer: section(detectionTrainerSchema, doc.trainer, 'trainer'),
     callbacks: parseCallbacks(doc.callbacks),
     raw: doc,
   };
+}
+
+function parseWeights(v: unknown): string | null {
+  if (v === undefined || v === null || v === 'none') return null;
+  if (typeof v !== 'string' || v === '') throw new ConfigError('weights', `expected a run, checkpoint or file path, or none; got ${JSON.stringify(v)}`);
+  return v;
 }

@@ -7,3 +7,4 @@ export { sampleBalanced } from './sampler';
 export { roiAlign, type RoiAlignOptions } from './roi_align';
 export { MultiScaleRoIAlign, type MultiScaleRoIAlignOptions } from './poolers';
 export { registerRoiAlignKernels, ROI_ALIGN, ROI_ALIGN_GRAD } from './roi_align_kernels';
+export { maskTargets, maskTargetsForProposals, type MaskTargetOptions } from './mask_targets';

@@ -78,6 +78,42 @@ function axisTaps(roiStart: number, bin: number, pooled: number, grid: number, s
   return { start, pixel, weight };
 }
 
+/**
+ * Writes bin (py, px)'s pixels (element offsets of their channel rows) and weights, row taps x
+ * column taps, into idx / wt (sized by maxBinTaps) and returns their count.
+ */
+function binTaps(
+  ys: AxisTaps,
+  py: number,
+  xs: AxisTaps,
+  px: number,
+  base: number,
+  rowStride: number,
+  c: number,
+  idx: Int32Array,
+  wt: Float64Array,
+): number {
+  let t = 0;
+  for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
+    const row = base + ys.pixel[ty] * rowStride;
+    const wy = ys.weight[ty];
+    for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
+      idx[t] = row + xs.pixel[tx] * c;
+      wt[t++] = wy * xs.weight[tx];
+    }
+  }
+  return t;
+}
+
+/** The most taps any bin of this RoI has. */
+function maxBinTaps(ys: AxisTaps, xs: AxisTaps): number {
+  let my = 0;
+  let mx = 0;
+  for (let p = 0; p + 1 < ys.start.length; p++) my = Math.max(my, ys.start[p + 1] - ys.start[p]);
+  for (let p = 0; p + 1 < xs.start.length; p++) mx = Math.max(mx, xs.start[p + 1] - xs.start[p]);
+  return my * mx;
+}
+
 /** Geometry of RoI k: its image index and both axes' taps. */
 function roiGeometry(rois: ArrayLike<number>, k: number, shape: Nhwc, p: RoiAlignParams): { b: number; ys: AxisTaps; xs: AxisTaps } {
   const [n, h, w] = shape;
@@ -124,22 +160,41 @@ export function roiAlignForward(
   const [, h, w, c] = shape;
   const { pooledHeight: oh, pooledWidth: ow } = p;
   const count = typeof which === 'number' ? which : which.length;
+  let idx = new Int32Array(64);
+  let wt = new Float64Array(64);
   for (let j = 0; j < count; j++) {
     const k = typeof which === 'number' ? j : which[j];
     const { b, ys, xs } = roiGeometry(rois, k, shape, p);
     const base = b * h * w * c;
+    const most = maxBinTaps(ys, xs);
+    if (most > idx.length) {
+      idx = new Int32Array(most);
+      wt = new Float64Array(most);
+    }
     for (let py = 0; py < oh; py++) {
       for (let px = 0; px < ow; px++) {
+        const t = binTaps(ys, py, xs, px, base, w * c, c, idx, wt);
+        // Four taps per pass over the channels: a quarter of the loads and stores of `out`.
         const o = ((k * oh + py) * ow + px) * c;
         out.fill(0, o, o + c);
-        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
-          const row = base + ys.pixel[ty] * w * c;
-          const wy = ys.weight[ty];
-          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
-            const wt = wy * xs.weight[tx];
-            const i = row + xs.pixel[tx] * c;
-            for (let ch = 0; ch < c; ch++) out[o + ch] += wt * features[i + ch];
+        let q = 0;
+        for (; q + 4 <= t; q += 4) {
+          const i0 = idx[q];
+          const i1 = idx[q + 1];
+          const i2 = idx[q + 2];
+          const i3 = idx[q + 3];
+          const w0 = wt[q];
+          const w1 = wt[q + 1];
+          const w2 = wt[q + 2];
+          const w3 = wt[q + 3];
+          for (let ch = 0; ch < c; ch++) {
+            out[o + ch] += w0 * features[i0 + ch] + w1 * features[i1 + ch] + w2 * features[i2 + ch] + w3 * features[i3 + ch];
           }
+        }
+        for (; q < t; q++) {
+          const i0 = idx[q];
+          const w0 = wt[q];
+          for (let ch = 0; ch < c; ch++) out[o + ch] += w0 * features[i0 + ch];
         }
       }
     }
@@ -163,21 +218,44 @@ export function roiAlignBackward(
   const { pooledHeight: oh, pooledWidth: ow } = p;
   dx.fill(0);
   const count = typeof which === 'number' ? which : which.length;
+  let idx = new Int32Array(64);
+  let wt = new Float64Array(64);
   for (let j = 0; j < count; j++) {
     const k = typeof which === 'number' ? j : which[j];
     const { b, ys, xs } = roiGeometry(rois, k, shape, p);
     const base = b * h * w * c;
+    const most = maxBinTaps(ys, xs);
+    if (most > idx.length) {
+      idx = new Int32Array(most);
+      wt = new Float64Array(most);
+    }
     for (let py = 0; py < oh; py++) {
       for (let px = 0; px < ow; px++) {
+        const t = binTaps(ys, py, xs, px, base, w * c, c, idx, wt);
         const o = ((k * oh + py) * ow + px) * c;
-        for (let ty = ys.start[py]; ty < ys.start[py + 1]; ty++) {
-          const row = base + ys.pixel[ty] * w * c;
-          const wy = ys.weight[ty];
-          for (let tx = xs.start[px]; tx < xs.start[px + 1]; tx++) {
-            const wt = wy * xs.weight[tx];
-            const i = row + xs.pixel[tx] * c;
-            for (let ch = 0; ch < c; ch++) dx[i + ch] += wt * dy[o + ch];
+        // Four taps per pass over the channels: each dy value is read once per four scatters.
+        let q = 0;
+        for (; q + 4 <= t; q += 4) {
+          const i0 = idx[q];
+          const i1 = idx[q + 1];
+          const i2 = idx[q + 2];
+          const i3 = idx[q + 3];
+          const w0 = wt[q];
+          const w1 = wt[q + 1];
+          const w2 = wt[q + 2];
+          const w3 = wt[q + 3];
+          for (let ch = 0; ch < c; ch++) {
+            const v = dy[o + ch];
+            dx[i0 + ch] += w0 * v;
+            dx[i1 + ch] += w1 * v;
+            dx[i2 + ch] += w2 * v;
+            dx[i3 + ch] += w3 * v;
           }
+        }
+        for (; q < t; q++) {
+          const i0 = idx[q];
+          const w0 = wt[q];
+          for (let ch = 0; ch < c; ch++) dx[i0 + ch] += w0 * dy[o + ch];
         }
       }
     }

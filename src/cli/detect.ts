@@ -135,6 +135,8 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   } finally {
     uninstall();
     await dashboard?.close();
+    model.dispose();
+    (c.resolve(DetectionTokens.Optimizer) as { dispose?: () => void }).dispose?.();
   }
   return runDir;
 }
