@@ -68,12 +68,15 @@ describe('detection training: exact resume, stop signals', function () {
     expect((cb.state.method as { categories: { names: string[] } }).categories.names).to.deep.equal(['rectangle', 'circle', 'triangle']);
   });
 
-  it('SIGTERM: checkpoint, then InterruptedError with exit code 143', async () => {
-    requestStop('SIGTERM');
+  it('SIGTERM: checkpoint kept, then InterruptedError with exit code 143', async () => {
+    // A stop before the first step of a fresh run keeps nothing (nothing was trained), so the
+    // signal comes while a run that has steps resumes.
     const out = path.join(dir, 'term');
+    await detectTrain({ config: cfg, out, set: ['trainer.eval_at_end=false'], 'max-steps': 2, backend: 'wasm' }, quiet);
+    requestStop('SIGTERM');
     let err: unknown = null;
     try {
-      await detectTrain({ config: cfg, out, backend: 'wasm' }, quiet);
+      await detectTrain({ resume: out, backend: 'wasm' }, quiet);
     } catch (e) {
       err = e;
     } finally {
@@ -81,6 +84,6 @@ describe('detection training: exact resume, stop signals', function () {
     }
     expect(err).to.be.instanceOf(InterruptedError);
     expect((err as InterruptedError).exitCode).to.equal(143);
-    expect(CheckpointStore.resolve(out, false)).to.be.a('string');
+    expect(readCheckpoint(CheckpointStore.resolve(out, false) as string).state.step).to.equal(2);
   });
 });
