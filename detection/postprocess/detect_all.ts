@@ -7,6 +7,7 @@ import type { CocoDetectionDataset } from '../data/coco_dataset';
 import type { DetectionLoader } from '../data/loader';
 import type { DetectionBatch } from '../data/types';
 import { toCocoResults, toOriginalImage, type Detections } from './results';
+import { throwIfStopRequested } from '../../src/core/signals';
 
 export type Infer = (batch: DetectionBatch) => Detections[] | Promise<Detections[]>;
 
@@ -26,6 +27,8 @@ export async function detectAll(
   let done = 0;
   for await (const batch of loader.images()) {
     try {
+      // SIGINT / SIGTERM end a long evaluation between images (exit 130 / 143).
+      throwIfStopRequested('detection inference');
       const dets = await infer(batch);
       if (dets.length !== batch.batchSize) throw new Error(`detector returned ${dets.length} results for a batch of ${batch.batchSize}`);
       dets.forEach((d, i) => {

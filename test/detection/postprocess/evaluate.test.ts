@@ -10,6 +10,8 @@ import { writeShapesDataset } from '../../../detection/data/shapes';
 import type { CocoResult } from '../../../detection/coco/types';
 import { maskTargets } from '../../../detection/ops/mask_targets';
 import { detectAll } from '../../../detection/postprocess/detect_all';
+import { InterruptedError } from '../../../src/core/errors';
+import { clearStopRequest, requestStop } from '../../../src/core/signals';
 import { evaluateAndReport, evaluateDetections, formatApTable, writeMetrics } from '../../../detection/postprocess/evaluate';
 import { toCocoResults, toOriginalImage, type Detections } from '../../../detection/postprocess/results';
 
@@ -129,6 +131,28 @@ describe('detection/postprocess: results, COCO JSON and evaluation', () => {
     expect(batches).to.equal(2);
     expect(imageIds).to.deep.equal(perfect.map((p) => p.imageId));
     expect(results).to.deep.equal(resultsOf(perfect));
+    expect(tf.memory().numTensors).to.equal(before);
+  });
+
+  it('detectAll stops between batches on SIGINT / SIGTERM (InterruptedError, exit 143) and leaks nothing', async () => {
+    const before = tf.memory().numTensors;
+    const loader = new DetectionLoader(ds, { mode: 'test', batchSize: 1, minSizes: 120, maxSize: 0 });
+    const byId = new Map(perfect.map((p) => [p.imageId, p.det]));
+    let batches = 0;
+    let err: unknown = null;
+    try {
+      await detectAll(loader, ds, (b) => {
+        if (++batches === 2) requestStop('SIGTERM');
+        return b.imageIds.map((id) => byId.get(id)!);
+      });
+    } catch (e) {
+      err = e;
+    } finally {
+      clearStopRequest();
+    }
+    expect(err).to.be.instanceOf(InterruptedError);
+    expect((err as InterruptedError).exitCode).to.equal(143);
+    expect(batches).to.equal(2);
     expect(tf.memory().numTensors).to.equal(before);
   });
 
