@@ -2,6 +2,7 @@ import type { Module } from '../module';
 import { permuteShape, toTorchPerm } from '../layout';
 import type { SafeTensor } from '../safetensors';
 import { loadModuleStateDict } from '../state_dict';
+import { firstNonFinite } from '../finite';
 import { WeightsError } from './errors';
 import { readWeightsFile, type WeightsFile } from './read';
 import { isSslightRelease, mapEncoder, selectSslightRelease, SSLIGHT_OWN_PREFIXES, subtree, type Selection } from './layouts';
@@ -70,6 +71,13 @@ export function loadWeightsInto(module: Module, file: string, opts: LoadWeightsO
     throw new WeightsError(`weights ${w.file} (${sel.layout}) do not fit the backbone: ${problems} (--strict false / weights_strict: false loads the rest)`);
   }
   if (usable.size === 0) throw new WeightsError(`weights ${w.file} (${sel.layout}): no tensor fits the backbone; ${problems}`);
+  // A poisoned file is refused where it enters, naming the tensor (by its name in the file's layout).
+  const bad = firstNonFinite(usable);
+  if (bad) {
+    throw new WeightsError(
+      `weights ${w.file}: tensor '${bad.name}' holds ${bad.count} non-finite value${bad.count > 1 ? 's' : ''} (first: ${bad.value} at index ${bad.index}); refusing to load it`,
+    );
+  }
   loadModuleStateDict(module, usable, { strict: false });
   return report;
 }

@@ -139,6 +139,24 @@ describe('nn/weights: finding a backbone in a weights file', () => {
     src.dispose();
   });
 
+  it('refuses a file whose backbone tensors hold a NaN, naming the file and the tensor, and leaves the backbone untouched', () => {
+    const src = backbone('mobilenetv2', { width: 0.25 }, 5);
+    const sd = moduleStateDict(src);
+    const [name, entry] = [...sd].find(([, t]) => t.dtype === 'F32' && t.data.length > 4)!;
+    const poisoned = new Float32Array(entry.data as Float32Array);
+    poisoned[3] = NaN;
+    sd.set(name, { ...entry, data: poisoned });
+    const file = path.join(dir, 'poisoned.safetensors');
+    fs.writeFileSync(file, serializeSafetensors(sd));
+    const dst = backbone('mobilenetv2', { width: 0.25 }, 6);
+    const before = moduleStateDict(dst);
+    expect(() => loadWeightsInto(dst, file)).to.throw(WeightsError, new RegExp(`poisoned\\.safetensors: tensor '${name.replace(/\./g, '\\.')}' holds 1 non-finite value \\(first: NaN at index 3\\)`));
+    const after = moduleStateDict(dst);
+    for (const [k, v] of before) expect(Array.from(after.get(k)!.data as Float32Array), k).to.deep.equal(Array.from(v.data as Float32Array));
+    src.dispose();
+    dst.dispose();
+  });
+
   it('backbone.weights in a config initialises the plugin (and a bad file is a config error)', () => {
     const def = registry.get('backbone', 'mobilenetv2');
     const a = def.create(def.schema.parse({ width: 0.1, weights: path.join(FIX, 'sslight_swav_mnv2.pth.tar') }), { rng: new Rng(0) }) as unknown as Module;
