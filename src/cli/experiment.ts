@@ -5,6 +5,12 @@ import { planGrid, runGridInProcess } from '../experiment/runner';
 import { runGridOnQueue } from '../experiment/queue';
 import { renderMarkdown, collectResults } from '../experiment/results';
 import { cellDir, readCellResult } from '../experiment/cell';
+import { DASHBOARD_YARGS_OPTIONS } from '../../plugins/callbacks/common/dashboard/server';
+
+/** The dashboard flags, passed on to each cell's pre-training. */
+function dashboardFlags(args: Args): Record<string, unknown> {
+  return args.dashboard === undefined ? {} : { dashboard: args.dashboard, 'dashboard-host': args['dashboard-host'] };
+}
 
 interface Args {
   file: string;
@@ -12,6 +18,8 @@ interface Args {
   resume?: boolean;
   'dry-run'?: boolean;
   queue?: string;
+  dashboard?: string;
+  'dashboard-host'?: string;
 }
 
 const log = (msg: string): void => {
@@ -31,7 +39,10 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'grid directory (default runs/<grid name>)' })
       .option('resume', { type: 'boolean', describe: 'continue a grid: finished cells are kept, a running cell resumes from its checkpoint' })
       .option('dry-run', { type: 'boolean', describe: 'list the cells (and which are done) without running anything' })
-      .option('queue', { type: 'string', describe: 'redis://HOST:PORT[/name]: put the cells on a BullMQ queue for `sslight worker`s' }) as never,
+      .option('queue', { type: 'string', describe: 'redis://HOST:PORT[/name]: put the cells on a BullMQ queue for `sslight worker`s' })
+      // Each cell's pre-training serves the dashboard in turn on this port; an open page follows
+      // from one cell to the next.
+      .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
     const grid = loadGrid(args.file);
     const outDir = path.resolve(args.out ?? path.join('runs', grid.name));
@@ -46,7 +57,7 @@ export const experimentCommand: CommandModule<object, Args> = {
       return;
     }
     planGrid(grid, outDir, !!args.resume);
-    const results = args.queue ? await runGridOnQueue(grid, outDir, args.queue, log) : await runGridInProcess(grid, outDir, log);
+    const results = args.queue ? await runGridOnQueue(grid, outDir, args.queue, log) : await runGridInProcess(grid, outDir, log, dashboardFlags(args));
     console.log(renderMarkdown(collectResults(outDir, grid)));
     log(`${results.cells.length}/${grid.cells.length} cells done; results in ${path.join(outDir, 'results.md')} and results.json`);
   },

@@ -143,7 +143,12 @@ export function pretrainStats(dir: string): { wall_s: number; images_per_s: numb
  * Run (or finish) one cell. Finished stages are skipped; pre-training resumes from the cell's
  * latest checkpoint. Returns the existing result when the cell is already done.
  */
-export async function runCell(dir: string, log: (msg: string) => void = () => {}): Promise<CellResult> {
+export async function runCell(
+  dir: string,
+  log: (msg: string) => void = () => {},
+  /** Extra `pretrain` flags for the cell's pre-training, e.g. `{ dashboard: '8765' }`. */
+  pretrainFlags: Record<string, unknown> = {},
+): Promise<CellResult> {
   const done = readCellResult(dir);
   if (done) return done;
   const spec = readCellSpec(dir);
@@ -177,7 +182,7 @@ export async function runCell(dir: string, log: (msg: string) => void = () => {}
     } else {
       const resume = CheckpointStore.resolve(dir, false) ? dir : undefined;
       log(`cell ${spec.id}: pre-training${resume ? ' (resuming from its checkpoint)' : ''}`);
-      await run(pretrainCommand, { config: configFile, out: dir, ...(resume ? { resume } : {}) });
+      await run(pretrainCommand, { ...pretrainFlags, config: configFile, out: dir, ...(resume ? { resume } : {}) });
       const s = pretrainStats(dir);
       record('pretrain', { wall_s: s.wall_s, metrics: { pretrain_loss: s.loss }, images_per_s: s.images_per_s, steps: s.steps });
     }

@@ -4,6 +4,7 @@ import { ConfigError } from '../core/errors';
 import type { Grid } from './grid';
 import { CELL_FILES, cellDir, planCell, readCellResult, runCell } from './cell';
 import { writeResults, type GridResults } from './results';
+import { isQuiet } from '../core/progress';
 
 export const GRID_FILE = 'grid.json';
 
@@ -29,17 +30,40 @@ export function planGrid(grid: Grid, outDir: string, resume: boolean): void {
   for (const c of grid.cells) planCell(outDir, grid.name, c, grid.evaluations);
 }
 
-/** Run every unfinished cell here, one after the other, rewriting results after each. */
-export async function runGridInProcess(grid: Grid, outDir: string, log: (msg: string) => void): Promise<GridResults> {
+/**
+ * Run every unfinished cell here, one after the other, rewriting results after each, with the
+ * grid's progress (cells done, rate, ETA from the cells run so far) after each cell.
+ */
+export async function runGridInProcess(
+  grid: Grid,
+  outDir: string,
+  log: (msg: string) => void,
+  pretrainFlags: Record<string, unknown> = {},
+): Promise<GridResults> {
+  const total = grid.cells.length;
+  const pending = grid.cells.filter((c) => !readCellResult(cellDir(outDir, c.id))).length;
+  const t0 = Date.now();
+  let ran = 0;
   for (const [i, c] of grid.cells.entries()) {
     const dir = cellDir(outDir, c.id);
     if (readCellResult(dir)) {
-      log(`cell ${i + 1}/${grid.cells.length} ${c.id}: done already`);
+      log(`cell ${i + 1}/${total} ${c.id}: done already`);
       continue;
     }
-    log(`cell ${i + 1}/${grid.cells.length} ${c.id}`);
-    await runCell(dir, log);
+    log(`cell ${i + 1}/${total} ${c.id}`);
+    await runCell(dir, log, pretrainFlags);
     writeResults(outDir, grid);
+    ran++;
+    if (!isQuiet()) log(gridProgress(ran, pending, total - pending, (Date.now() - t0) / 1000));
   }
   return writeResults(outDir, grid);
+}
+
+/** `grid: 5/9 cells (3 this run), 0.21 cells/h... ETA 1h12m`: rate and ETA from this run's cells. */
+export function gridProgress(ran: number, pending: number, doneBefore: number, seconds: number): string {
+  const perCell = seconds / Math.max(1, ran);
+  const left = Math.max(0, pending - ran) * perCell;
+  const hms = (s: number): string =>
+    s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `grid: ${doneBefore + ran}/${doneBefore + pending} cells done (${ran} this run, ${hms(perCell)} per cell), ETA ${hms(left)}`;
 }

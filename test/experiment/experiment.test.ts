@@ -102,8 +102,11 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     fs.rmSync(path.join(cellDir, 'checkpoints', 'step_00000004'), { recursive: true });
     fs.writeFileSync(path.join(cellDir, 'checkpoints', 'latest'), 'step_00000002');
 
-    const r = await cli(['experiment', grid, '--out', out, '--resume']);
+    const r = await cli(['experiment', grid, '--out', out, '--resume', '--dashboard', '0']);
     expect(r.code, r.stderr).to.equal(0);
+    // The dashboard flags reach the cell's pre-training; the grid reports its progress and ETA.
+    expect(r.stderr).to.match(/dashboard at http:\/\/127\.0\.0\.1:\d+/);
+    expect(r.stderr).to.match(/grid: (\d+)\/\1 cells done \(1 this run, \S+ per cell\), ETA 0m00s/);
     expect(r.stderr).to.match(/views=dino,seed=1: done already/);
     expect(r.stderr).to.match(/views=sslight,seed=0: pre-training \(resuming from its checkpoint\)/);
     const after = readJson<GridResults>(path.join(out, 'results.json'));

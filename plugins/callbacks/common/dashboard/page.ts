@@ -161,7 +161,9 @@ es.addEventListener('update', (m) => {
   }
   setProgress(d.progress); schedule();
 });
-es.addEventListener('end', () => { es.close(); $('status').textContent += ' (server closed)'; });
+// The server closes when its run ends; EventSource then keeps retrying, so a page left open follows
+// the next run served on the same port (the next cell of an experiment grid) from its snapshot.
+es.addEventListener('end', () => { $('status').textContent += ' (server closed)'; });
 </script>
 </body></html>
 `;
