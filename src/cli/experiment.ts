@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { loadGrid } from '../experiment/grid';
 import { planGrid, runGridInProcess } from '../experiment/runner';
-import { runGridOnQueue } from '../experiment/queue';
+import { parseQueueUrl, runGridOnQueue } from '../experiment/queue';
 import { renderMarkdown, collectResults } from '../experiment/results';
 import { cellDir, readCellResult } from '../experiment/cell';
 
@@ -33,6 +33,7 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('dry-run', { type: 'boolean', describe: 'list the cells (and which are done) without running anything' })
       .option('queue', { type: 'string', describe: 'redis://HOST:PORT[/name]: put the cells on a BullMQ queue for `sslight worker`s' }) as never,
   handler: async (args) => {
+    if (args.queue) parseQueueUrl(args.queue);
     const grid = loadGrid(args.file);
     const outDir = path.resolve(args.out ?? path.join('runs', grid.name));
     if (args['dry-run']) {

@@ -116,3 +116,19 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     expect(JSON.parse(starts[1]).resumedFrom).to.match(/step_00000002$/);
   });
 });
+
+describe('cli: sslight experiment --queue errors', function () {
+  this.timeout(60000);
+  it('a malformed URL is exit 2 before anything is written; an unreachable Redis is named', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-expq-'));
+    const grid = writeTinyGrid(dir);
+    const bad = await cli(['experiment', grid, '--out', path.join(dir, 'a'), '--queue', 'http://127.0.0.1:1']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/expected redis:\/\/HOST:PORT\[\/name\]/);
+    expect(fs.existsSync(path.join(dir, 'a'))).to.equal(false);
+    // Port 1 on localhost: nothing listens there.
+    const down = await cli(['experiment', grid, '--out', path.join(dir, 'b'), '--queue', 'redis://127.0.0.1:1/x']);
+    expect(down.code).to.equal(2);
+    expect(down.stderr).to.match(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/x/);
+  });
+});
