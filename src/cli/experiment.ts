@@ -2,7 +2,7 @@ import * as path from 'path';
 import type { CommandModule } from 'yargs';
 import { loadGrid } from '../experiment/grid';
 import { planGrid, runGridInProcess } from '../experiment/runner';
-import { runGridOnQueue } from '../experiment/queue';
+import { parseQueueUrl, runGridOnQueue } from '../experiment/queue';
 import { renderMarkdown, collectResults } from '../experiment/results';
 import { cellDir, readCellResult } from '../experiment/cell';
 import { DASHBOARD_YARGS_OPTIONS } from '../../plugins/callbacks/common/dashboard/server';
@@ -44,6 +44,7 @@ export const experimentCommand: CommandModule<object, Args> = {
       // from one cell to the next.
       .options(DASHBOARD_YARGS_OPTIONS) as never,
   handler: async (args) => {
+    if (args.queue) parseQueueUrl(args.queue);
     const grid = loadGrid(args.file);
     const outDir = path.resolve(args.out ?? path.join('runs', grid.name));
     if (args['dry-run']) {

@@ -31,6 +31,9 @@ export interface SemisupResult {
   backbone: string;
 }
 
+/** Appendix B's batch (lr scales by batch/256) and base lr; the paper's batch is 1024. */
+export const SEMISUP_DEFAULTS = { batchSize: 256, lr: 0.03 } as const;
+
 /** Appendix B: 60 epochs on 1% of the labels, 30 on 10%. */
 export const SEMISUP_EPOCHS: Record<number, number> = { 1: 60, 10: 30 };
 
@@ -46,8 +49,8 @@ export const semisupCommand: CommandModule<object, SemisupArgs> = {
     evalOptions(y)
       .option('percent', { type: 'number', demandOption: true, describe: 'labelled fraction of each class: 1 or 10' })
       .option('epochs', { type: 'number', describe: 'fine-tuning epochs (default 60 for 1%, 30 for 10%)' })
-      .option('batch-size', { type: 'number', default: 256, describe: 'batch (lr scales by batch/256)' })
-      .option('lr', { type: 'number', default: 0.03, describe: 'base lr (x batch/256)' }) as never,
+      .option('batch-size', { type: 'number', default: SEMISUP_DEFAULTS.batchSize, describe: 'batch (lr scales by batch/256)' })
+      .option('lr', { type: 'number', default: SEMISUP_DEFAULTS.lr, describe: 'base lr (x batch/256)' }) as never,
   handler: async (args) => {
     if (args.percent !== 1 && args.percent !== 10) throw new EvalInputError(`--percent must be 1 or 10, got ${args.percent}`);
     const epochs = args.epochs ?? SEMISUP_EPOCHS[args.percent];

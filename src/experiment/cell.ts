@@ -7,7 +7,7 @@ import { SslightError } from '../core/errors';
 import { pretrainCommand } from '../cli/pretrain';
 import { knnCommand } from '../cli/knn';
 import { linearCommand } from '../cli/linear';
-import { semisupCommand } from '../cli/semisup';
+import { SEMISUP_DEFAULTS, semisupCommand } from '../cli/semisup';
 import type { Cell, Evaluations } from './grid';
 
 // One cell of a grid in its own directory `<out>/cells/<id>/`: cell.json (what to run), then
@@ -218,8 +218,9 @@ export async function runCell(
         ...evalBase(),
         percent: o.percent,
         epochs: o.epochs ?? undefined,
-        'batch-size': o.batch_size ?? undefined,
-        lr: o.lr ?? undefined,
+        // The handler is called without yargs, so its flag defaults are given here.
+        'batch-size': o.batch_size ?? SEMISUP_DEFAULTS.batchSize,
+        lr: o.lr ?? SEMISUP_DEFAULTS.lr,
         'max-test': o.max_test ?? undefined,
       }),
     );

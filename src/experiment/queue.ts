@@ -60,11 +60,20 @@ export async function runGridOnQueue(
   url: string,
   log: (msg: string) => void,
   pollMs = 1000,
+  connectTimeoutMs = 10000,
 ): Promise<GridResults> {
   const target = parseQueueUrl(url);
   const { Queue } = bullmq();
   const queue = new Queue<CellJob, CellResult>(target.name, { connection: connectionOf(target) });
   try {
+    // ioredis retries forever; a grid whose Redis is not there should say so instead of hanging.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      queue.waitUntilReady(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new QueueUrlError(`cannot reach Redis at ${url} (is redis-server running there?)`)), connectTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const ids = new Map<string, string>();
     for (const c of grid.cells) {
       if (readCellResult(cellDir(outDir, c.id))) continue;

@@ -119,3 +119,40 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     expect(JSON.parse(starts[1]).resumedFrom).to.match(/step_00000002$/);
   });
 });
+
+describe('cli: sslight experiment --queue errors', function () {
+  this.timeout(60000);
+  it('a malformed URL is exit 2 before anything is written; an unreachable Redis is named', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-expq-'));
+    const grid = writeTinyGrid(dir);
+    const bad = await cli(['experiment', grid, '--out', path.join(dir, 'a'), '--queue', 'http://127.0.0.1:1']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/expected redis:\/\/HOST:PORT\[\/name\]/);
+    expect(fs.existsSync(path.join(dir, 'a'))).to.equal(false);
+    // Port 1 on localhost: nothing listens there.
+    const down = await cli(['experiment', grid, '--out', path.join(dir, 'b'), '--queue', 'redis://127.0.0.1:1/x']);
+    expect(down.code).to.equal(2);
+    expect(down.stderr).to.match(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/x/);
+  });
+});
+
+describe('cli: sslight experiment with semi-supervised fine-tuning', function () {
+  this.timeout(120000);
+  it('runs the semisup stage with the command\'s defaults and records top-1 / top-5', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-exps-'));
+    writeTinyGrid(dir); // writes tiny.yaml, the base config
+    const grid = path.join(dir, 'semi.yaml');
+    fs.writeFileSync(grid, 'base: tiny.yaml\naxes: {seed: [0]}\nevaluations:\n  semisup: {percent: 10, epochs: 1, max_test: 16}\n');
+    const out = path.join(dir, 'out');
+    const r = await cli(['experiment', grid, '--out', out]);
+    expect(r.code, r.stderr).to.equal(0);
+    const res = readJson<GridResults>(path.join(out, 'results.json'));
+    const m = res.cells[0].metrics;
+    expect(m.semisup10_top1).to.be.within(0, 1);
+    expect(m.semisup10_top5).to.be.at.least(m.semisup10_top1);
+    const file = readJson<{ batchSize: number; baseLr: number; epochs: number }>(path.join(out, 'cells', 'seed=0', 'semisup_10.json'));
+    // 10% of the 4-5 images of each of 10 classes rounds to 0, and every class keeps at least
+    // one: 10 labelled images, so the default batch 256 is capped at 10.
+    expect([file.batchSize, file.baseLr, file.epochs]).to.deep.equal([10, 0.03, 1]);
+  });
+});
