@@ -288,8 +288,10 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
             throw e;
           }
           // Let the event loop run (signals, I/O, subscriber errors): prefetched batches resolve as
-          // microtasks only, so without this a signal would not be seen until the run ends.
-          await new Promise((resolve) => setImmediate(resolve));
+          // microtasks only, so without this a signal would not be seen until the run ends. A timer
+          // tick, not setImmediate: rxjs reports a subscriber's error on a timer set during this
+          // step's events, which fires first, so the error ends the run at the step that raised it.
+          await nextTimerTick();
           this.throwSubscriberError();
           await this.stopIfRequested(loss);
           // Stop before the loader hands over (and decodes) another batch.
