@@ -6,6 +6,7 @@
  * RPN / box / mask heads (`model.*.head` sections, detection/modeling/registry.ts), so a
  * `--plugin` module can swap any of them.
  */
+import { detectionPicturesHook } from './pictures';
 import 'reflect-metadata';
 import * as path from 'path';
 import { container as rootContainer, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
@@ -100,7 +101,21 @@ export function buildDetectionContainer(
     }),
   });
   c.register(DetectionTokens.Callbacks, {
-    useFactory: instanceCachingFactory<Callback[]>(() => config.callbacks.map((cb) => registry.get('callback', cb.name).create(cb.options, {}))),
+    useFactory: instanceCachingFactory<Callback[]>((cc) => [
+      ...config.callbacks.map((cb) => registry.get('callback', cb.name).create(cb.options, {})),
+      // The detections on a training image at the end, for the writers (TensorBoard, dashboard).
+      ...(opts.runDir
+        ? [
+            detectionPicturesHook(() => ({
+              dataset: cc.resolve<TrainDataset>(DetectionTokens.Dataset),
+              model: cc.resolve<MaskRcnn>(DetectionTokens.Model),
+              config,
+              classNames: cc.resolve<MaskRcnnTask>(DetectionTokens.Task).categories?.names ?? [],
+              events: cc.resolve<EventBus>(DetectionTokens.Events),
+            })),
+          ]
+        : []),
+    ]),
   });
   c.register(DetectionTokens.CheckpointStore, {
     useFactory: instanceCachingFactory<CheckpointStore | null>(() => (opts.runDir ? new CheckpointStore(opts.runDir) : null)),

@@ -2,6 +2,7 @@
  * Drawing detections on an image (for `sslight detect show`): masks blended in a per-class
  * colour, boxes and "name score" labels as an SVG layer composited by sharp, written as PNG.
  */
+import * as fs from 'fs';
 import sharp from 'sharp';
 import type { RawImage } from '../../src/core/interfaces';
 import { rleDecode } from '../coco/rle';
@@ -72,12 +73,19 @@ export function renderDetections(image: RawImage, r: ImageResults, o: DrawOption
   return { rgb, svg, drawn };
 }
 
-/** Draws `r` (original-image coordinates, see toOriginalImage) on `image` and writes a PNG. */
-export async function drawDetections(image: RawImage, r: ImageResults, outFile: string, o: DrawOptions): Promise<{ drawn: number }> {
+/** `r` (original-image coordinates, see toOriginalImage) drawn on `image`, as PNG bytes. */
+export async function renderDetectionsPng(image: RawImage, r: ImageResults, o: DrawOptions): Promise<{ png: Buffer; drawn: number }> {
   const { rgb, svg, drawn } = renderDetections(image, r, o);
-  await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+  const png = await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .png()
-    .toFile(outFile);
+    .toBuffer();
+  return { png, drawn };
+}
+
+/** Draws `r` (original-image coordinates, see toOriginalImage) on `image` and writes a PNG. */
+export async function drawDetections(image: RawImage, r: ImageResults, outFile: string, o: DrawOptions): Promise<{ drawn: number }> {
+  const { png, drawn } = await renderDetectionsPng(image, r, o);
+  fs.writeFileSync(outFile, png);
   return { drawn };
 }

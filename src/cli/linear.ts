@@ -10,12 +10,16 @@ interface LinearArgs extends EvalArgs {
   epochs: number;
   'batch-size': number;
   lr?: number;
+  bn?: boolean;
+  optimizer?: 'lars' | 'sgd';
 }
 
 export interface LinearResult {
   top1: number;
   epochs: number;
   batchSize: number;
+  /** BatchNorm1d (no affine) on the frozen features before the classifier (`--bn`). */
+  bn: boolean;
   optimizer: string;
   baseLr: number;
   trainLoss: number[];
@@ -35,11 +39,15 @@ export interface LinearResult {
  * The paper's linear probe (Appendix A): no warm-up, cosine lr to 0, weight decay 0; CNNs LARS at
  * base lr 0.05, ViTs SGD at base lr 0.01, both x batch/256 as in DINO's eval_linear.
  */
-export function probeOptimizer(backboneName: string, lr: number | undefined): { name: string } & Record<string, unknown> {
-  const vit = backboneName.startsWith('vit');
+export function probeOptimizer(
+  backboneName: string,
+  lr: number | undefined,
+  optimizer?: 'lars' | 'sgd',
+): { name: string } & Record<string, unknown> {
+  const name = optimizer ?? (backboneName.startsWith('vit') ? 'sgd' : 'lars');
   return {
-    name: vit ? 'sgd' : 'lars',
-    lr: lr ?? (vit ? 0.01 : 0.05),
+    name,
+    lr: lr ?? (name === 'sgd' ? 0.01 : 0.05),
     warmup_epochs: 0,
     weight_decay: 0,
     min_lr: 0,
@@ -57,7 +65,15 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
     evalOptions(y)
       .option('epochs', { type: 'number', default: 100, describe: 'probe epochs over the train images' })
       .option('batch-size', { type: 'number', default: 256, describe: 'probe batch (lr scales by batch/256)' })
-      .option('lr', { type: 'number', describe: 'base lr (default: LARS 0.05 for CNNs, SGD 0.01 for ViTs)' }) as never,
+      .option('lr', { type: 'number', describe: 'base lr (default: LARS 0.05 for CNNs, SGD 0.01 for ViTs)' })
+      .option('optimizer', {
+        choices: ['lars', 'sgd'] as const,
+        describe: "the probe's optimizer (default: LARS for CNNs, SGD for ViTs); LARS steps scale with the weights, so short probes from the N(0, 0.01) init barely move",
+      })
+      .option('bn', {
+        type: 'boolean',
+        describe: "BatchNorm1d without affine on the frozen features before the classifier (MAE's probe): for features far from unit scale, e.g. a random-init network",
+      }) as never,
   handler: async (args) => {
     for (const n of ['epochs', 'batch-size'] as const) {
       if (!(Number.isInteger(args[n]) && args[n] > 0)) throw new EvalInputError(`--${n} must be a positive integer, got ${args[n]}`);
@@ -71,13 +87,14 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       { size: setup.imageSize, mode: 'train', batchSize, subset: setup.trainIndices },
       setup.config.trainer.seed,
     );
-    const opt = probeOptimizer(setup.config.backbone.name, args.lr);
+    const opt = probeOptimizer(setup.config.backbone.name, args.lr, args.optimizer);
     const probe = new LinearProbe(setup.backbone, {
       numClasses: setup.numClasses,
       optimizer: opt,
       batchSize,
       epochs: args.epochs,
       stepsPerEpoch: trainLoader.stepsPerEpoch,
+      bn: !!args.bn,
       rng: new Rng(setup.config.trainer.seed + 2),
     });
     const trainLoss: number[] = [];
@@ -128,6 +145,7 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       top1: correct / numTest,
       epochs: args.epochs,
       batchSize,
+      bn: !!args.bn,
       optimizer: opt.name,
       baseLr: opt.lr as number,
       trainLoss,
@@ -146,7 +164,7 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       setup,
       'linear',
       result,
-      `linear top-1: ${(result.top1 * 100).toFixed(2)}% (${what}, ${opt.name} base lr ${opt.lr}, ${args.epochs} epochs of batch ${batchSize}, ` +
+      `linear top-1: ${(result.top1 * 100).toFixed(2)}% (${what}, ${opt.name} base lr ${opt.lr}${args.bn ? ', BN on features' : ''}, ${args.epochs} epochs of batch ${batchSize}, ` +
         `${result.numTrain} train / ${numTest} test images, ${result.numClasses} classes, ${result.imageSize}px)`,
     );
   },

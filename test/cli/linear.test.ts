@@ -64,6 +64,20 @@ describe('cli: sslight linear (wasm, tiny MobileNetV2)', function () {
     expect(probeOptimizer('mobilenetv2', undefined)).to.deep.equal({ name: 'lars', lr: 0.05, warmup_epochs: 0, weight_decay: 0, min_lr: 0 });
     expect(probeOptimizer('resnet18', 2)).to.include({ name: 'lars', lr: 2 });
     expect(probeOptimizer('vit_small', undefined)).to.include({ name: 'sgd', lr: 0.01 });
+    // --optimizer overrides the per-backbone choice, with that optimizer's default lr.
+    expect(probeOptimizer('mobilenetv2', undefined, 'sgd')).to.include({ name: 'sgd', lr: 0.01 });
+    expect(probeOptimizer('vit_small', 0.3, 'lars')).to.include({ name: 'lars', lr: 0.3 });
+  });
+
+  it('--optimizer sgd --bn: SGD probe on batch-normalised features, recorded in linear.json', async () => {
+    const r = await cli([
+      'linear', '--run', run, '--backend', 'wasm', '--set', 'data.num_images=200',
+      '--max-train', '32', '--max-test', '16', '--epochs', '2', '--batch-size', '16', '--optimizer', 'sgd', '--lr', '0.5', '--bn',
+    ]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/linear top-1: [\d.]+% \(step 6, sgd base lr 0\.5, BN on features, 2 epochs of batch 16/);
+    const res = JSON.parse(fs.readFileSync(path.join(run, 'linear.json'), 'utf8')) as LinearResult;
+    expect(res).to.include({ optimizer: 'sgd', baseLr: 0.5, bn: true });
   });
 
   it('trains the classifier (loss per epoch falls), prints test top-1 and writes linear.json without leaking tensors', async () => {

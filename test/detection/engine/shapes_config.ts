@@ -55,7 +55,7 @@ export async function shapesConfig(dir: string, o: { maxIter: number; steps: num
     },
     solver: { base_lr: o.lr, reference_batch_size: null, max_iter: o.maxIter, steps: o.steps, warmup_iters: 10, warmup_factor: 0.1 },
     trainer: { batch_size: 4, seed: 0 },
-    callbacks: { jsonl: {}, checkpoint: { every_steps: null, every_epochs: null, keep: 1 } },
+    callbacks: { jsonl: {}, tensorboard: {}, checkpoint: { every_steps: null, every_epochs: null, keep: 1 } },
   };
   const file = path.join(dir, 'shapes.yaml');
   fs.writeFileSync(file, YAML.stringify(doc));

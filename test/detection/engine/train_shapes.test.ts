@@ -1,3 +1,4 @@
+import { readEventFile } from '../../helpers/tfevents_reader';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -44,6 +45,15 @@ describe('detection: a tiny Mask R-CNN learns the generated shapes (AP^bb and AP
     const steps = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'step:end');
     expect(steps).to.have.length(300);
     expect(Object.keys(steps[0].losses).sort()).to.deep.equal(['loss', 'loss_box_reg', 'loss_cls', 'loss_mask', 'loss_rpn_cls', 'loss_rpn_loc']);
+    // The detections on a training image reach the writers: an image event and a TensorBoard image.
+    const pictures = fs.readFileSync(path.join(runDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'image' && e.tag === 'detections');
+    expect(pictures).to.have.length(1);
+    expect(pictures[0].step).to.equal(300);
+    expect(fs.readFileSync(pictures[0].path).subarray(1, 4).toString()).to.equal('PNG');
+    const tbDir = path.join(runDir, 'tensorboard');
+    const tbImages = fs.readdirSync(tbDir).flatMap((f) => readEventFile(path.join(tbDir, f))).filter((e) => e.images.detections);
+    expect(tbImages).to.have.length(1);
+    expect(tbImages[0].images.detections.png.equals(fs.readFileSync(pictures[0].path))).to.equal(true);
 
     const evalDir = path.join(dir, 'eval');
     await detectEval({ checkpoint: runDir, data: annotations, images, out: evalDir, backend: 'wasm' }, () => undefined);
