@@ -19,7 +19,10 @@ export function smoothL1Sum(pred: tf.Tensor, target: tf.Tensor, beta: number): t
   return tf.tidy(() => {
     const d = tf.abs(tf.sub(pred, target));
     if (beta <= 0) return tf.sum(d) as tf.Scalar;
-    return tf.sum(tf.where(tf.less(d, beta), tf.div(tf.mul(tf.square(d), 0.5), beta), tf.sub(d, 0.5 * beta))) as tf.Scalar;
+    // With m = min(d, beta): 0.5 m^2 / beta + (d - m) is both branches at once, built only from
+    // differentiable ops (tf.where(tf.less(...)) puts Less on the tape, which has no gradient).
+    const m = tf.minimum(d, beta);
+    return tf.sum(tf.add(tf.div(tf.mul(tf.square(m), 0.5), beta), tf.sub(d, m))) as tf.Scalar;
   });
 }
 

@@ -32,7 +32,7 @@ export const TINY_DETECTOR = {
   },
 };
 
-export async function shapesConfig(dir: string, o: { maxIter: number; steps: number[]; lr: number; oneClass?: boolean; numImages?: number; maxShapes?: number; radius?: [number, number] }): Promise<{ file: string; annotations: string; images: string }> {
+export async function shapesConfig(dir: string, o: { maxIter: number; steps: number[]; lr: number; oneClass?: boolean; numImages?: number; maxShapes?: number; radius?: [number, number]; batchSize?: number }): Promise<{ file: string; annotations: string; images: string }> {
   const ds = await writeShapesDataset(path.join(dir, 'shapes'), { seed: 1, numImages: o.numImages ?? 8, size: 64, maxShapes: o.maxShapes ?? 2, radius: o.radius });
   if (o.oneClass) {
     // One category 'shape': the test is about boxes and masks, not telling the shapes apart.
@@ -54,7 +54,7 @@ export async function shapesConfig(dir: string, o: { maxIter: number; steps: num
       flip_p: 0,
     },
     solver: { base_lr: o.lr, reference_batch_size: null, max_iter: o.maxIter, steps: o.steps, warmup_iters: 10, warmup_factor: 0.1 },
-    trainer: { batch_size: 4, seed: 0 },
+    trainer: { batch_size: o.batchSize ?? 4, seed: 0 },
     callbacks: { jsonl: {}, tensorboard: {}, checkpoint: { every_steps: null, every_epochs: null, keep: 1 } },
   };
   const file = path.join(dir, 'shapes.yaml');

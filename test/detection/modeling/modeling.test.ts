@@ -11,6 +11,7 @@ import { parseMaskRcnnConfig } from '../../../detection/modeling/config';
 import { maskRcnnStateDict } from '../../../detection/modeling/state_dict';
 import { rpnLosses } from '../../../detection/modeling/rpn/losses';
 import { fastRcnnLosses } from '../../../detection/modeling/roi_heads/losses';
+import { smoothL1Sum } from '../../../detection/modeling/losses';
 import { BoxCoder } from '../../../detection/ops/box_coder';
 import { Matcher } from '../../../detection/ops/matcher';
 import type { DetectionTarget } from '../../../detection/data/types';
@@ -194,6 +195,28 @@ describe('detection/modeling', function () {
       tf.dispose([logits, deltas, d2.loss_rpn_cls, d2.loss_rpn_loc, tv.loss_rpn_cls, tv.loss_rpn_loc]);
     });
 
+    it('smooth-L1 (beta 1/9): values and gradient on both branches, on the tape of every backend', async () => {
+      const before = tf.getBackend();
+      for (const backend of ['cpu', 'wasm']) {
+        registerWasmTrainingKernels();
+        await tf.setBackend(backend);
+        const beta = 1 / 9;
+        const x = [0.05, -0.05, 0.5, -2, 0];
+        const { value, grads } = tf.tidy(() => {
+          const v = tf.variable(tf.tensor1d(x), true, `sl1_${backend}`);
+          const r = tf.variableGrads(() => smoothL1Sum(v, tf.zeros([5]), beta), [v]);
+          const out = { value: r.value.dataSync()[0], grads: Array.from(r.grads[v.name].dataSync()) };
+          v.dispose();
+          return out;
+        });
+        const want = x.reduce((s, d) => s + (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta), 0);
+        expect(value, backend).to.be.closeTo(want, 1e-6);
+        const wantGrad = x.map((d) => (Math.abs(d) < beta ? d / beta : Math.sign(d)));
+        grads.forEach((g, i) => expect(g, `${backend} d/dx[${i}]`).to.be.closeTo(wantGrad[i], 1e-5));
+      }
+      await tf.setBackend(before);
+    });
+
     it('Fast R-CNN: CE over all RoIs, box loss on the gt class deltas of foreground RoIs / all RoIs', () => {
       const logits = tf.tensor2d([[0, 1, 2], [1, 0, 0]]);
       const deltas = tf.tensor2d([[9, 9, 9, 9, 9, 9, 9, 9, 0.5, 0, 0, -0.5], [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]]);
@@ -212,6 +235,28 @@ describe('detection/modeling', function () {
     });
     after(async () => {
       await tf.setBackend('cpu');
+    });
+
+    it("torchvision's losses (smooth-L1 beta 1/9) train: finite gradients reach the RPN and box deltas", () => {
+      // smooth-L1 was once tf.where(tf.less(...)): Less has no gradient, so training failed
+      const m = new MaskRcnn(mobileNetConfig({ rpn: { ...(mobileNetConfig().rpn as object), loss: 'torchvision' } }, { loss: 'torchvision' }), new Rng(1), new Rng(2));
+      m.train();
+      const { images, targets, sizes } = square();
+      const before = tf.memory().numTensors;
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => tf.addN(Object.values(m.forwardTrain(images, sizes, targets)) as tf.Scalar[]) as tf.Scalar);
+        expect(Number.isFinite(value.dataSync()[0])).to.equal(true);
+        for (const name of ['rpn.head.bbox_pred.weight', 'roi_heads.box_predictor.bbox_pred.weight']) {
+          const p = m.namedParameters().find((q) => q.name === name);
+          expect(p, name).to.not.equal(undefined);
+          const g = grads[p!.variable.name].dataSync();
+          expect(g.every(Number.isFinite), name).to.equal(true);
+          expect(g.some((v) => v !== 0), `${name} gets a non-zero gradient`).to.equal(true);
+        }
+      });
+      expect(tf.memory().numTensors).to.equal(before);
+      images.dispose();
+      m.dispose();
     });
 
     it('gradients reach every trainable parameter; a few SGD steps lower the loss; no leaks', () => {
