@@ -3,7 +3,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../../src/cli/main';
 import type { KnnResult } from '../../src/cli/knn';
 import { loadBackboneWeights } from '../../src/cli/eval_setup';
 import { registry } from '../../src/core/registry';
@@ -11,6 +10,7 @@ import { Rng } from '../../src/core/rng';
 import type { Backbone } from '../../src/core/interfaces';
 import { decodeSafetensors, encodeSafetensors } from '../../src/nn/safetensors';
 import { moduleStateDict } from '../../src/nn/state_dict';
+import { runCli } from '../helpers/run_cli';
 
 /**
  * `sslight knn` end to end on wasm: a tiny DINO pre-training (6 steps of a width-0.25
@@ -28,35 +28,7 @@ callbacks:
   checkpoint: {every_steps: 100, keep: 1}
 `;
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[]): Promise<Out> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  let stderr = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  }) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 // 200 images per split so that --max-train 64 / --max-test 32 pick a subset.
 const KNN_FLAGS = ['--backend', 'wasm', '--set', 'data.num_images=200', '--max-train', '64', '--max-test', '32'];

@@ -3,8 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../../src/cli/main';
 import { probeOptimizer, type LinearResult } from '../../src/cli/linear';
+import { runCli } from '../helpers/run_cli';
 
 /** `sslight linear` end to end on wasm, on a tiny DINO pre-training (6 steps, width-0.25 MobileNetV2). */
 const TINY = `
@@ -18,29 +18,7 @@ callbacks:
   checkpoint: {every_steps: 100, keep: 1}
 `;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  let stderr = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  }) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('cli: sslight linear (wasm, tiny MobileNetV2)', function () {
   this.timeout(120000);

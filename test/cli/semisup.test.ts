@@ -3,7 +3,6 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../../src/cli/main';
 import '../../src/run/builtins';
 import { registry } from '../../src/core/registry';
 import { Rng } from '../../src/core/rng';
@@ -11,6 +10,7 @@ import { ensureGradients } from '../../src/nn/gradients';
 import { selectBackend } from '../../src/core/backend';
 import { FineTuner, labelledSubset, topKCorrect } from '../../src/eval/semisup';
 import type { SemisupResult } from '../../src/cli/semisup';
+import { runCli } from '../helpers/run_cli';
 
 const TINY = `
 data: {name: generated, num_images: 48, image_size: 32}
@@ -23,29 +23,7 @@ callbacks:
   checkpoint: {every_steps: 100, keep: 1}
 `;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  let stderr = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  }) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 describe('eval: semi-supervised fine-tuning', function () {
   this.timeout(120000);

@@ -3,7 +3,6 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { main } from '../../src/cli/main';
 import { loadPluginModule } from '../../src/core/plugin_loader';
 import { registry } from '../../src/core/registry';
 import { Rng } from '../../src/core/rng';
@@ -12,6 +11,7 @@ import { ensureGradients } from '../../src/nn/gradients';
 import { expectClose, repoRoot } from '../helpers/reference';
 import { ToyBackbone } from '../helpers/toy_backbone';
 import { disposeViews, makeViews } from '../helpers/toy_views';
+import { runCli } from '../helpers/run_cli';
 
 /**
  * examples/byol, the out-of-tree method package, loaded as a user would (`--plugin
@@ -53,25 +53,8 @@ callbacks:
   checkpoint: {every_steps: 2, keep: 1}
 `;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string }> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout };
-}
+/** `sslight <args>` in-process; stderr is captured (and not looked at). */
+const cli = runCli;
 
 function losses(runDir: string): number[] {
   return fs

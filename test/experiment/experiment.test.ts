@@ -2,33 +2,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
-import { main } from '../../src/cli/main';
 import type { GridResults } from '../../src/experiment/results';
 import { writeTinyGrid } from './tiny_grid';
+import { runCli } from '../helpers/run_cli';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  let stderr = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  }) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 const readJson = <T>(f: string): T => JSON.parse(fs.readFileSync(f, 'utf8')) as T;
 

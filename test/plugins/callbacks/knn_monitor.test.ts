@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
-import { main } from '../../../src/cli/main';
 import { registry } from '../../../src/core/registry';
 import type { KnnProbe } from '../../../src/core/interfaces';
 import '../../../src/run/builtins';
+import { runCli } from '../../helpers/run_cli';
 
 const TINY = `
 data: {name: generated, num_images: 48, image_size: 32}
@@ -20,25 +20,8 @@ callbacks:
   knn_monitor: {every_steps: 3, num_train: 32, num_test: 16, k: 5, at_start: true}
 `;
 
-async function quiet(args: string[]): Promise<{ code: number; stdout: string }> {
-  const log = console.log;
-  const write = process.stderr.write.bind(process.stderr);
-  let stdout = '';
-  console.log = (...a: unknown[]) => {
-    stdout += a.join(' ') + '\n';
-  };
-  process.stderr.write = (() => true) as typeof process.stderr.write;
-  process.exitCode = 0;
-  try {
-    await main(args);
-  } finally {
-    console.log = log;
-    process.stderr.write = write;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, stdout };
-}
+/** `sslight <args>` in-process; stderr is captured (and not looked at). */
+const quiet = runCli;
 
 describe('plugins/callbacks: knn_monitor', function () {
   this.timeout(120000);
