@@ -57,3 +57,19 @@ export function makeOutputDir(dir: string, flag: string): void {
     throw new InputError(`${flag} ${dir}: cannot write there: ${describeFsError(e)}`);
   }
 }
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** checkpoint dir `<run>/checkpoints/step_N` -> `<run>`. */
+export function runDirOf(checkpointDir: string): string {
+  return path.dirname(path.dirname(checkpointDir));
+}
+
+/** `runs/<config name>-<UTC time>` (`fallback` names it when there is no config file). */
+export function defaultRunDir(configFile: string | undefined, fallback = 'run'): string {
+  const base = configFile ? path.basename(configFile).replace(/\.ya?ml$/, '') : fallback;
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
+  return path.join('runs', `${base}-${stamp}`);
+}

@@ -11,7 +11,7 @@ import { atomicWrite, wfs } from '../core/fs';
 import { installStopHandlers } from '../core/signals';
 import { progress } from '../core/progress';
 import type { EventBus } from '../core/events';
-import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
+import { defaultRunDir, isPlainObject, loadPlugins, makeOutputDir, positiveIntFlag, runDirOf } from './common';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 import { resolveDetectionConfig, type DetectionConfig } from '../../detection/engine/config';
 import { buildDetectionContainer, createDetectionTrainer, DetectionTokens } from '../../detection/engine/compose';
@@ -38,20 +38,6 @@ interface TrainArgs {
   'dashboard-host'?: string;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** checkpoint dir `<run>/checkpoints/step_N` -> `<run>`. */
-function runDirOf(checkpointDir: string): string {
-  return path.dirname(path.dirname(checkpointDir));
-}
-
-function defaultRunDir(configFile: string | undefined): string {
-  const base = configFile ? path.basename(configFile).replace(/\.ya?ml$/, '') : 'detect';
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  return path.join('runs', `${base}-${stamp}`);
-}
 
 /** Resolve, build, (resume or load --weights), train, evaluate on data.val; returns the run directory. */
 export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<string> {
@@ -59,7 +45,7 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   const maxSteps = positiveIntFlag('max-steps', args['max-steps']);
   const pick: ResumePick | null = args.resume ? CheckpointStore.pickForResume(path.resolve(args.resume)) : null;
   const resumeDir = pick?.checkpoint.dir ?? null;
-  const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config)));
+  const runDir = path.resolve(args.out ?? (resumeDir ? runDirOf(resumeDir) : defaultRunDir(args.config, 'detect')));
   const saved = pick?.checkpoint.state.config;
   let doc: Record<string, unknown>;
   if (args.config) doc = loadConfigFile(args.config);

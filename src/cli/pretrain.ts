@@ -10,7 +10,7 @@ import { ConfigError, WriteError } from '../core/errors';
 import { atomicWrite, wfs } from '../core/fs';
 import { installStopHandlers, throwIfStopRequested } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
-import { loadPlugins, makeOutputDir, positiveIntFlag } from './common';
+import { defaultRunDir, isPlainObject, loadPlugins, makeOutputDir, positiveIntFlag, runDirOf } from './common';
 import { Tokens } from '../core/tokens';
 import type { EventBus } from '../core/events';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
@@ -135,19 +135,4 @@ async function pretrain(args: Args): Promise<void> {
   } finally {
     await dashboard?.close();
   }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** checkpoint dir `<run>/checkpoints/step_N` -> `<run>`. */
-function runDirOf(checkpointDir: string): string {
-  return path.dirname(path.dirname(checkpointDir));
-}
-
-function defaultRunDir(configFile: string | undefined): string {
-  const base = configFile ? path.basename(configFile).replace(/\.ya?ml$/, '') : 'run';
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  return path.join('runs', `${base}-${stamp}`);
 }
