@@ -28,7 +28,7 @@ const BICUBIC: Filter = {
 };
 
 /** Per output sample: first input tap, tap count, and weights (row-major, `taps` wide). */
-interface Coeffs {
+export interface Coeffs {
   first: Int32Array;
   count: Int32Array;
   weights: Float32Array;
@@ -64,6 +64,11 @@ function coefficients(inSize: number, outSize: number, filter: Filter, antialias
     count[o] = n;
   }
   return { first, count, weights, taps };
+}
+
+/** PIL's antialiased bilinear (triangle) weights along one axis, normalised to sum 1. */
+export function bilinearCoefficients(inSize: number, outSize: number): Coeffs {
+  return coefficients(inSize, outSize, BILINEAR, true, 1);
 }
 
 /**

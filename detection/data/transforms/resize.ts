@@ -4,6 +4,7 @@
  * widens its triangle filter by the downscale factor, i.e. antialiases). `data/transforms/resize.ts`
  * does the same resampling for square crops; this one keeps the aspect ratio.
  */
+import { bilinearCoefficients } from '../../../data/transforms/resize';
 
 /**
  * (newH, newW) for a shortest edge of `short` pixels, shrunk so the longer edge stays <= maxSize,
@@ -24,40 +25,6 @@ export function shortestEdgeSize(h: number, w: number, short: number, maxSize: n
   return { h: Math.trunc(nh + 0.5), w: Math.trunc(nw + 0.5), scale };
 }
 
-interface Coeffs {
-  first: Int32Array;
-  count: Int32Array;
-  weights: Float32Array;
-  taps: number;
-}
-
-/** Triangle-filter taps along one axis, PIL's precompute_coeffs (support scaled when shrinking). */
-function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = filterScale;
-  const taps = Math.ceil(support) * 2 + 1;
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Float32Array(outSize * taps);
-  for (let o = 0; o < outSize; o++) {
-    const center = (o + 0.5) * scale;
-    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
-    const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
-    const n = Math.min(hi - lo, taps);
-    let total = 0;
-    for (let k = 0; k < n; k++) {
-      const a = Math.abs((k + lo - center + 0.5) / filterScale);
-      const wgt = a < 1 ? 1 - a : 0;
-      weights[o * taps + k] = wgt;
-      total += wgt;
-    }
-    if (total !== 0) for (let k = 0; k < n; k++) weights[o * taps + k] /= total;
-    first[o] = lo;
-    count[o] = n;
-  }
-  return { first, count, weights, taps };
-}
 
 /**
  * RGB uint8 HWC (srcH x srcW) -> float HWC in [0, 1] (dstH x dstW), bilinear with antialiasing,
@@ -74,8 +41,8 @@ export function resizeRgb(
 ): Float32Array {
   if (src.length < srcH * srcW * 3) throw new RangeError(`image buffer has ${src.length} bytes, expected ${srcH}x${srcW}x3`);
   if (dstH === srcH && dstW === srcW) return copyScaled(src, srcH, srcW, flip, out);
-  const hc = bilinearCoeffs(srcW, dstW);
-  const vc = bilinearCoeffs(srcH, dstH);
+  const hc = bilinearCoefficients(srcW, dstW);
+  const vc = bilinearCoefficients(srcH, dstH);
   const tmp = new Float32Array(srcH * dstW * 3);
   for (let y = 0; y < srcH; y++) {
     const row = y * srcW * 3;
