@@ -4,18 +4,21 @@ import type { Dataset, RawImage, Sample } from '../../src/core/interfaces';
 import { ConfigError } from '../../src/core/errors';
 import { registerPlugin } from '../../src/core/registry';
 import { decodeImage } from './decode';
-import { isDir, scanClassFolders, type FolderIndex } from './scan';
+import { isDir, scanClassFolders, scanImages, type FolderIndex } from './scan';
 
 export const imageFolderSchema = z
   .object({
     /** Either root/<train_dir|test_dir>/<class>/* or, with neither present, root/<class>/*. */
     root: z.string({ required_error: 'image_folder needs root: the folder holding the images' }).min(1),
-    /** 'auto': split folders when root has them, else the flat layout for every split. */
-    layout: z.enum(['auto', 'split', 'flat']).default('auto'),
+    /**
+     * 'auto': split folders when root has them, else the flat layout for every split. 'images':
+     * root holds the images themselves (no classes: one label for all, for pre-training only).
+     */
+    layout: z.enum(['auto', 'split', 'flat', 'images']).default('auto'),
     train_dir: z.string().default('train'),
     test_dir: z.string().default('test'),
     extensions: z.array(z.string()).min(1).default(['jpg', 'jpeg', 'png']),
-    /** Keep the first N files (sorted) of each class, for quick subsets. */
+    /** Keep the first N files (sorted) of each class (with layout 'images': of the folder). */
     max_per_class: z.number().int().min(1).optional(),
     /** Resize so the shorter side has this many pixels, at decode time. */
     resize_short: z.number().int().min(1).optional(),
@@ -36,7 +39,7 @@ export function resolveSplitDir(o: ImageFolderOptions, split: 'train' | 'test'):
   const splitDir = path.join(root, splitName);
   const hasSplits = isDir(path.join(root, o.train_dir)) || isDir(path.join(root, o.test_dir));
   const layout = o.layout === 'auto' ? (hasSplits ? 'split' : 'flat') : o.layout;
-  if (layout === 'flat') return root;
+  if (layout === 'flat' || layout === 'images') return root;
   if (!isDir(splitDir)) {
     throw new ConfigError('data.root', `no '${splitName}' folder for the ${split} split under '${root}' (expected ${splitDir}/<class>/*)`);
   }
@@ -54,11 +57,14 @@ export class ImageFolderDataset implements Dataset {
 
   constructor(private readonly options: ImageFolderOptions, split: 'train' | 'test') {
     this.dir = resolveSplitDir(options, split);
-    this.index = scanClassFolders(this.dir, options.extensions, options.max_per_class);
+    const flatImages = options.layout === 'images';
+    this.index = flatImages
+      ? scanImages(this.dir, options.extensions, options.max_per_class)
+      : scanClassFolders(this.dir, options.extensions, options.max_per_class);
     if (this.index.files.length === 0) {
       throw new ConfigError(
         'data.root',
-        `no images (${options.extensions.join(', ')}) in class folders under '${this.dir}'`,
+        `no images (${options.extensions.join(', ')}) ${flatImages ? 'directly in' : 'in class folders under'} '${this.dir}'`,
       );
     }
     // Flag it here, not when an evaluation later finds a class with no examples (torchvision does too).

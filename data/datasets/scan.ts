@@ -16,12 +16,37 @@ export function isDir(p: string): boolean {
   }
 }
 
+function imageFiles(dir: string, exts: ReadonlySet<string>): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => !f.startsWith('.') && exts.has(path.extname(f).toLowerCase()))
+    .sort();
+}
+
+function extensionSet(extensions: readonly string[]): Set<string> {
+  return new Set(extensions.map((e) => '.' + e.toLowerCase().replace(/^\./, '')));
+}
+
+/**
+ * The images directly inside `dir` as one class named after the folder (unlabelled images for
+ * pre-training, e.g. a detection set's train images). Sorted like `scanClassFolders`.
+ */
+export function scanImages(dir: string, extensions: readonly string[], maxImages?: number): FolderIndex {
+  let names = imageFiles(dir, extensionSet(extensions));
+  if (maxImages !== undefined) names = names.slice(0, maxImages);
+  return {
+    classNames: [path.basename(dir)],
+    files: names.map((f) => path.join(dir, f)),
+    labels: new Int32Array(names.length),
+  };
+}
+
 /**
  * List `dir/<class>/<file>` with the given extensions (case-insensitive), classes and files sorted
  * by code point so the index is the same on every machine. `maxPerClass` keeps the first N files.
  */
 export function scanClassFolders(dir: string, extensions: readonly string[], maxPerClass?: number): FolderIndex {
-  const exts = new Set(extensions.map((e) => '.' + e.toLowerCase().replace(/^\./, '')));
+  const exts = extensionSet(extensions);
   const classNames = fs
     .readdirSync(dir)
     .filter((name) => !name.startsWith('.') && isDir(path.join(dir, name)))
@@ -29,10 +54,7 @@ export function scanClassFolders(dir: string, extensions: readonly string[], max
   const files: string[] = [];
   const labels: number[] = [];
   classNames.forEach((cls, label) => {
-    let names = fs
-      .readdirSync(path.join(dir, cls))
-      .filter((f) => !f.startsWith('.') && exts.has(path.extname(f).toLowerCase()))
-      .sort();
+    let names = imageFiles(path.join(dir, cls), exts);
     if (maxPerClass !== undefined) names = names.slice(0, maxPerClass);
     for (const f of names) {
       files.push(path.join(dir, cls, f));

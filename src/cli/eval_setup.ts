@@ -11,6 +11,9 @@ import { Rng } from '../core/rng';
 import { decodeSafetensors } from '../nn/safetensors';
 import { loadModuleStateDict } from '../nn/state_dict';
 import { balancedSubset } from '../eval/features';
+import { recomputeBatchNormStats } from '../eval/precise_bn';
+import { progress } from '../core/progress';
+import { ImageLoader } from '../../data/image_loader';
 import { buildEvaluableBackbone } from '../run/evaluable';
 import { loadPlugins } from './common';
 import type { Module } from '../nn/module';
@@ -36,6 +39,8 @@ export interface EvalArgs {
   'max-train'?: number;
   'max-test'?: number;
   'random-init'?: boolean;
+  /** Recompute the backbone's BN statistics on this many train images first (0: keep them). */
+  'precise-bn'?: number;
   /** Foreign weights (`--weights FILE [--backbone NAME]`) instead of a run's checkpoint. */
   weights?: string;
   'weights-prefix'?: string;
@@ -58,6 +63,10 @@ export function evalOptions<T>(y: Argv<T>): Argv<T> {
     .option('max-train', { type: 'number', describe: 'use at most N train images (class-balanced subset)' })
     .option('max-test', { type: 'number', describe: 'use at most N test images (class-balanced subset)' })
     .option('random-init', { type: 'boolean', describe: 'evaluate the same architecture untrained (the baseline)' })
+    .option('precise-bn', {
+      type: 'number',
+      describe: "recompute the backbone's BatchNorm statistics on N train images (eval transform) before evaluating; needed for a fair random-init floor (its BN is the identity)",
+    })
     .option('backbone', { type: 'string', describe: 'with --weights: the backbone plugin (replaces the config\'s; options via --set backbone.k=v)' }) as unknown as Argv<T>;
 }
 
@@ -103,6 +112,8 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
     throw new EvalInputError('name what to evaluate: --run DIR or --checkpoint DIR (or --random-init --config FILE, --weights FILE --config FILE, a --config FILE with backbone.weights)');
   }
   for (const n of ['image-size', 'max-train', 'max-test'] as const) positiveInt(n, args[n]);
+  const preciseBn = args['precise-bn'] ?? 0;
+  if (!(Number.isInteger(preciseBn) && preciseBn >= 0)) throw new EvalInputError(`--precise-bn must be a whole number of images (0: off), got ${preciseBn}`);
 
   const runDir = args.run ? path.resolve(args.run) : null;
   if (runDir && !fs.existsSync(runDir)) throw new EvalInputError(`--run ${runDir}: no such directory`);
@@ -163,6 +174,7 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
   }
   const gc = config.views.options.global_crop_size;
   const imageSize = args['image-size'] ?? (typeof gc === 'number' ? gc : 224);
+  if (preciseBn > 0) await preciseBatchNorm(backbone, train, preciseBn, imageSize);
   return {
     config,
     backbone,
@@ -178,6 +190,30 @@ export async function prepareEval(args: EvalArgs): Promise<EvalSetup> {
     trainIndices: balancedSubset(train.length, (i) => train.labelOf(i), args['max-train']),
     testIndices: balancedSubset(test.length, (i) => test.labelOf(i), args['max-test']),
   };
+}
+
+/** The BN statistics of `backbone` averaged over `n` class-balanced train images (eval transform). */
+async function preciseBatchNorm(backbone: Backbone, train: Dataset, n: number, imageSize: number): Promise<void> {
+  const subset = balancedSubset(train.length, (i) => train.labelOf(i), n);
+  const loader = new ImageLoader(train, {
+    size: imageSize,
+    mode: 'eval',
+    batchSize: Math.min(64, subset.length),
+    cropFraction: EVAL_CROP_FRACTION,
+    subset,
+    onSkip: (source, reason) => process.stderr.write(`sslight: skipping unreadable image ${source}: ${reason}\n`),
+  });
+  const bar = progress('BN statistics', subset.length, { unit: 'img' });
+  let done = 0;
+  async function* counted() {
+    for await (const b of loader.batches()) {
+      yield b;
+      done += b.labels.length;
+      bar.update(done);
+    }
+  }
+  const r = await recomputeBatchNormStats(backbone as unknown as Module & Backbone, counted());
+  bar.done(`(${r.layers} BatchNorm layers, ${r.images} images)`);
 }
 
 /** Load the `<prefix>*` entries of model.safetensors (the method's evaluable backbone) into `backbone`. */

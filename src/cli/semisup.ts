@@ -26,6 +26,8 @@ export interface SemisupResult {
   numClasses: number;
   imageSize: number;
   randomInit: boolean;
+  /** Train images the BN statistics were recomputed on before evaluating (0: the checkpoint's). */
+  preciseBn: number;
   checkpoint: string | null;
   step: number | null;
   backbone: string;
@@ -143,6 +145,7 @@ export const semisupCommand: CommandModule<object, SemisupArgs> = {
       numClasses: setup.numClasses,
       imageSize: setup.imageSize,
       randomInit: !!args['random-init'],
+      preciseBn: args['precise-bn'] ?? 0,
       checkpoint: setup.checkpointDir,
       step: setup.step,
       backbone: setup.config.backbone.name,

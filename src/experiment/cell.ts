@@ -191,7 +191,7 @@ export async function runCell(
     log(`cell ${spec.id}: k-NN`);
     const o = ev.knn;
     const wall = await timed(() =>
-      run(knnCommand, { ...evalBase(), k: o.k, temperature: o.temperature, 'max-train': o.max_train ?? undefined, 'max-test': o.max_test ?? undefined }),
+      run(knnCommand, { ...evalBase(), k: o.k, temperature: o.temperature, 'max-train': o.max_train ?? undefined, 'max-test': o.max_test ?? undefined, 'precise-bn': o.precise_bn }),
     );
     record('knn', { wall_s: wall, metrics: { knn_top1: readResult('knn').top1 as number } });
   }
@@ -204,8 +204,11 @@ export async function runCell(
         epochs: o.epochs,
         'batch-size': o.batch_size,
         lr: o.lr ?? undefined,
+        optimizer: o.optimizer ?? undefined,
+        bn: o.bn,
         'max-train': o.max_train ?? undefined,
         'max-test': o.max_test ?? undefined,
+        'precise-bn': o.precise_bn,
       }),
     );
     record('linear', { wall_s: wall, metrics: { linear_top1: readResult('linear').top1 as number } });

@@ -26,6 +26,8 @@ const subsetKeys = {
   /** Class-balanced subsets of the train / test split (null: all). */
   max_train: z.number().int().positive().nullable().default(null),
   max_test: z.number().int().positive().nullable().default(null),
+  /** Recompute the backbone's BN statistics on this many train images first (`--precise-bn`). */
+  precise_bn: z.number().int().nonnegative().default(0),
 };
 
 export const evaluationsSchema = z
@@ -39,6 +41,8 @@ export const evaluationsSchema = z
         epochs: z.number().int().positive().default(100),
         batch_size: z.number().int().positive().default(256),
         lr: z.number().positive().nullable().default(null),
+        optimizer: z.enum(['lars', 'sgd']).nullable().default(null),
+        bn: z.boolean().default(false),
         ...subsetKeys,
       })
       .strict()

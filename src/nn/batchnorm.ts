@@ -20,14 +20,15 @@ export interface BatchNormOptions {
  * tf.batchNorm reduce with Sum/Mean over leading axes, slow on wasm, and autodiff of the plain
  * forward takes ~3x the full-size ops). Eval mode is one scale-and-shift from running stats.
  */
-abstract class BatchNormBase extends Module {
+export abstract class BatchNormBase extends Module {
   readonly weight: tf.Variable | null;
   readonly bias: tf.Variable | null;
   readonly runningMean: tf.Variable;
   readonly runningVar: tf.Variable;
   readonly numBatchesTracked: tf.Variable;
   readonly eps: number;
-  readonly momentum: number;
+  /** Mutable so `src/eval/precise_bn` can average batch statistics exactly (momentum 1 per batch). */
+  momentum: number;
 
   constructor(readonly numFeatures: number, opts: BatchNormOptions = {}) {
     super();

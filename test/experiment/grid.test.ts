@@ -83,7 +83,7 @@ random_init: true
     const floor = g.cells[8];
     expect(floor.randomInit).to.equal(true);
     expect(floor.labels).to.deep.equal({ seed: '2' });
-    expect(g.evaluations.knn).to.deep.equal({ k: 5, temperature: 0.07, max_train: null, max_test: null });
+    expect(g.evaluations.knn).to.deep.equal({ k: 5, temperature: 0.07, max_train: null, max_test: null, precise_bn: 0 });
     expect(g.evaluations.linear?.batch_size).to.equal(256);
   });
 
@@ -132,7 +132,7 @@ describe('experiment: results.md', () => {
       grid: 'g',
       file: 'g.yaml',
       axes: { views: ['sslight', 'dino'], seed: ['0', '1', '2'] },
-      evaluations: { knn: { k: 20, temperature: 0.07, max_train: null, max_test: null } },
+      evaluations: { knn: { k: 20, temperature: 0.07, max_train: null, max_test: null, precise_bn: 0 } },
       updated_at: 'now',
       cells: [
         cell('sslight', 0, 0.5), cell('sslight', 1, 0.6), cell('sslight', 2, 0.7),

@@ -67,6 +67,17 @@ describe('data/datasets/image_folder: class folders decoded with sharp', () => {
     expect(make('train', { root, max_per_class: 1 }).length).to.equal(2);
   });
 
+  it("layout 'images' reads the images directly in root as one unlabelled class", () => {
+    const cat = path.join(root, 'train/cat');
+    const ds = make('train', { root: cat, layout: 'images' });
+    expect(ds.classNames).to.deep.equal(['cat']);
+    expect(Array.from({ length: ds.length }, (_, i) => path.basename(ds.fileOf(i)))).to.deep.equal(['a.png', 'b.jpg']);
+    expect(Array.from({ length: ds.length }, (_, i) => ds.labelOf(i))).to.deep.equal([0, 0]);
+    expect(make('test', { root: cat, layout: 'images', max_per_class: 1 }).length).to.equal(1);
+    // A folder of class folders has no images of its own: the error says where it looked.
+    expect(() => make('train', { root: path.join(root, 'train'), layout: 'images' })).to.throw(ConfigError, /no images .* directly in/);
+  });
+
   it('decodes PNG exactly, grey to three equal channels, and drops alpha', async () => {
     const ds = make('train', { root });
     const a = await ds.get(0);
