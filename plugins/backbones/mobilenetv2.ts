@@ -57,6 +57,12 @@ export class InvertedResidual extends Module {
     this.projectBn = this.conv.push(new BatchNorm2d(outC));
   }
 
+  /** BN weight of the projection to 0: with the residual, the block starts as the identity. */
+  zeroInitLastBn(): void {
+    const w = this.projectBn.weight;
+    if (w) tf.tidy(() => w.assign(tf.zerosLike(w)));
+  }
+
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       let y = x;
@@ -76,6 +82,13 @@ export interface MobileNetV2Options {
    * the total stride is 8 rather than 32. Parameter count is unchanged.
    */
   small_input?: boolean;
+  /**
+   * Start every residual block's last BN at weight 0 (torchvision ResNet's `zero_init_residual`,
+   * Goyal et al. 2017), so at initialisation those blocks are the identity and the network is 7
+   * blocks deep instead of 17: a normalised random MobileNetV2 otherwise maps every image to nearly
+   * the same features, which leaves a self-supervised loss little to start from.
+   */
+  zero_init_residual?: boolean;
 }
 
 /** features index whose output each FPN level takes (standard strides 4, 8, 16, 32). */
@@ -97,7 +110,7 @@ export class MobileNetV2 extends Module implements Backbone, MultiScaleBackbone 
 
   constructor(opts: MobileNetV2Options, rng: Rng) {
     super();
-    const { width = 1.0, round_nearest: rn = 8, small_input: small = false } = opts;
+    const { width = 1.0, round_nearest: rn = 8, small_input: small = false, zero_init_residual: zeroRes = false } = opts;
     if (!(width > 0)) throw new Error(`MobileNetV2: width must be positive, got ${width}`);
     let inC = makeDivisible(32 * width, rn);
     const lastC = makeDivisible(1280 * Math.max(1.0, width), rn);
@@ -112,7 +125,8 @@ export class MobileNetV2 extends Module implements Backbone, MultiScaleBackbone 
       const outC = makeDivisible(c * width, rn);
       for (let i = 0; i < n; i++) {
         const stride = i > 0 || (small && stage === 1) ? 1 : s;
-        this.features.push(new InvertedResidual(inC, outC, stride, t, rng));
+        const block = this.features.push(new InvertedResidual(inC, outC, stride, t, rng));
+        if (zeroRes && block.useResidual) block.zeroInitLastBn();
         total *= stride;
         strides.push(total);
         channels.push(outC);
@@ -158,6 +172,7 @@ export const mobileNetV2Schema = z
     width: z.number().positive().default(1.0),
     round_nearest: z.number().int().positive().default(8),
     small_input: z.boolean().default(false),
+    zero_init_residual: z.boolean().default(false),
     ...weightsOptionShape,
   })
   .strict();

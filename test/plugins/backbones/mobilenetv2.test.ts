@@ -6,6 +6,7 @@ import { ensureGradients } from '../../../src/nn/gradients';
 import { moduleStateDict } from '../../../src/nn/state_dict';
 import { countMacs } from '../../../src/nn/macs';
 import { MobileNetV2, makeDivisible } from '../../../plugins/backbones';
+import { InvertedResidual } from '../../../plugins/backbones/mobilenetv2';
 import { backboneRef } from './common';
 
 describe('plugins/backbones/mobilenetv2', () => {
@@ -101,6 +102,31 @@ describe('plugins/backbones/mobilenetv2', () => {
     small.dispose();
   });
 
+  it('zero_init_residual zeroes the last BN of the 10 residual blocks only, which start as the identity', () => {
+    const z = new MobileNetV2({ width: 0.35, zero_init_residual: true }, new Rng(0));
+    const plain = new MobileNetV2({ width: 0.35 }, new Rng(0));
+    const blocks = [...z.features].filter((b): b is InvertedResidual => b instanceof InvertedResidual);
+    expect([blocks.length, blocks.filter((b) => b.useResidual).length]).to.deep.equal([17, 10]);
+    const st = z.stateTensors();
+    const zeroed = [...st.keys()].filter((k) => /weight$/.test(k) && st.get(k)!.tensor.rank === 1 && st.get(k)!.tensor.dataSync().every((v) => v === 0));
+    // The projection BN is the last child of each residual block's `conv` (features.i.conv.<last>).
+    expect(zeroed).to.deep.equal(
+      [...z.features].flatMap((b, i) => (b instanceof InvertedResidual && b.useResidual ? [`features.${i}.conv.${b.conv.length - 1}.weight`] : [])),
+    );
+    for (const [k, { tensor }] of plain.stateTensors()) {
+      if (!zeroed.includes(k)) expect(Array.from(st.get(k)!.tensor.dataSync()), k).to.deep.equal(Array.from(tensor.dataSync()));
+    }
+    // features.3 (24 -> 24, stride 1) is the first residual block: it passes its input through.
+    const block = z.features.at(3) as InvertedResidual;
+    expect(block.useResidual).to.equal(true);
+    const channels = st.get('features.3.conv.3.weight')!.tensor.shape[0];
+    const x = tf.randomNormal([2, 4, 4, channels], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const y = block.forward(x);
+    expect(Array.from(y.dataSync())).to.deep.equal(Array.from(x.dataSync()));
+    tf.dispose([x, y]);
+    [z, plain].forEach((m) => m.dispose());
+  });
+
   it('is deterministic from the seed', () => {
     const a = new MobileNetV2({ width: 0.35 }, new Rng(42));
     const b = new MobileNetV2({ width: 0.35 }, new Rng(42));
@@ -137,7 +163,7 @@ describe('plugins/backbones/mobilenetv2', () => {
 
   it('is registered as backbone "mobilenetv2" with a strict snake_case schema', () => {
     const def = registry.get('backbone', 'mobilenetv2');
-    expect(def.schema.parse({})).to.deep.equal({ width: 1, round_nearest: 8, small_input: false });
+    expect(def.schema.parse({})).to.deep.equal({ width: 1, round_nearest: 8, small_input: false, zero_init_residual: false });
     expect(() => def.schema.parse({ widthMult: 1 })).to.throw();
     const b = def.create(def.schema.parse({ width: 0.5 }), { rng: new Rng(0) });
     expect(b.featureDim).to.equal(1280);
