@@ -262,6 +262,50 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** What every evaluation result records about what it evaluated, and how. */
+export interface EvalProvenance {
+  numClasses: number;
+  imageSize: number;
+  randomInit: boolean;
+  /** Train images the BN statistics were recomputed on before evaluating (0: the checkpoint's). */
+  preciseBn: number;
+  checkpoint: string | null;
+  step: number | null;
+  backbone: string;
+  /** The --weights file evaluated, or null for a run's checkpoint. */
+  weights: string | null;
+}
+
+export function evalProvenance(setup: EvalSetup, args: EvalArgs): EvalProvenance {
+  return {
+    numClasses: setup.numClasses,
+    imageSize: setup.imageSize,
+    randomInit: !!args['random-init'],
+    preciseBn: args['precise-bn'] ?? 0,
+    checkpoint: setup.checkpointDir,
+    step: setup.step,
+    backbone: setup.config.backbone.name,
+    weights: setup.weights,
+  };
+}
+
+/** 'random init', 'weights FILE' or 'step N': what a summary line says was evaluated. */
+export function describeEvaluated(p: EvalProvenance): string {
+  const what = p.randomInit ? 'random init' : p.weights ? `weights ${p.weights}` : `step ${p.step ?? '?'}`;
+  return p.preciseBn > 0 ? `${what}, BN statistics of ${p.preciseBn} train images` : what;
+}
+
+/** The chosen test images with the eval transform (centre crop, normalise), 64 per batch. */
+export function testImages(setup: EvalSetup): ImageLoader {
+  return new ImageLoader(setup.test, {
+    size: setup.imageSize,
+    mode: 'eval',
+    batchSize: Math.min(64, setup.testIndices.length),
+    cropFraction: EVAL_CROP_FRACTION,
+    subset: setup.testIndices,
+  });
+}
+
 /** Print the one-line summary and, for a run directory, write `<kind>.json` (or `<kind>_random_init.json`). */
 export function reportEval(setup: EvalSetup, kind: string, result: { randomInit: boolean }, summary: string): void {
   console.log(summary);

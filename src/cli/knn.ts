@@ -10,7 +10,10 @@ import {
   positiveInt,
   prepareEval,
   reportEval,
+  evalProvenance,
+  describeEvaluated,
   type EvalArgs,
+  type EvalProvenance,
   type EvalSetup,
 } from './eval_setup';
 
@@ -41,22 +44,12 @@ interface KnnArgs extends EvalArgs {
   temperature: number;
 }
 
-export interface KnnResult {
+export interface KnnResult extends EvalProvenance {
   top1: number;
   k: number;
   temperature: number;
   numTrain: number;
   numTest: number;
-  numClasses: number;
-  imageSize: number;
-  randomInit: boolean;
-  /** Train images the BN statistics were recomputed on before evaluating (0: the checkpoint's). */
-  preciseBn: number;
-  checkpoint: string | null;
-  step: number | null;
-  backbone: string;
-  /** The --weights file evaluated, or null for a run's checkpoint. */
-  weights: string | null;
 }
 
 /** `sslight knn`: DINO's weighted k-NN top-1 on the config's dataset (train split -> test split). */
@@ -97,16 +90,9 @@ export const knnCommand: CommandModule<object, KnnArgs> = {
       temperature: args.temperature,
       numTrain: train.labels.length,
       numTest,
-      numClasses: setup.numClasses,
-      imageSize: setup.imageSize,
-      randomInit: !!args['random-init'],
-      preciseBn: args['precise-bn'] ?? 0,
-      checkpoint: setup.checkpointDir,
-      step: setup.step,
-      backbone: setup.config.backbone.name,
-      weights: setup.weights,
+      ...evalProvenance(setup, args),
     };
-    const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
+    const what = describeEvaluated(result);
     reportEval(
       setup,
       'knn',

@@ -4,7 +4,17 @@ import { progress } from '../core/progress';
 import { ensureGradients } from '../nn/gradients';
 import { LinearProbe } from '../eval/linear_probe';
 import { ImageLoader } from '../../data/image_loader';
-import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, reportEval, type EvalArgs } from './eval_setup';
+import {
+  EvalInputError,
+  describeEvaluated,
+  evalOptions,
+  evalProvenance,
+  prepareEval,
+  reportEval,
+  testImages,
+  type EvalArgs,
+  type EvalProvenance,
+} from './eval_setup';
 
 interface LinearArgs extends EvalArgs {
   epochs: number;
@@ -14,7 +24,7 @@ interface LinearArgs extends EvalArgs {
   optimizer?: 'lars' | 'sgd';
 }
 
-export interface LinearResult {
+export interface LinearResult extends EvalProvenance {
   top1: number;
   epochs: number;
   batchSize: number;
@@ -25,16 +35,6 @@ export interface LinearResult {
   trainLoss: number[];
   numTrain: number;
   numTest: number;
-  numClasses: number;
-  imageSize: number;
-  randomInit: boolean;
-  /** Train images the BN statistics were recomputed on before evaluating (0: the checkpoint's). */
-  preciseBn: number;
-  checkpoint: string | null;
-  step: number | null;
-  backbone: string;
-  /** The --weights file evaluated, or null for a run's checkpoint. */
-  weights: string | null;
 }
 
 /**
@@ -124,14 +124,7 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
         console.log(`epoch ${e + 1}/${args.epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
       bar.done();
-      const testLoader = new ImageLoader(setup.test, {
-        size: setup.imageSize,
-        mode: 'eval',
-        batchSize: Math.min(64, setup.testIndices.length),
-        cropFraction: EVAL_CROP_FRACTION,
-        subset: setup.testIndices,
-      });
-      for await (const b of testLoader.batches()) {
+      for await (const b of testImages(setup).batches()) {
         try {
           correct += Math.round(probe.accuracy(b.images, b.labels) * b.batchSize);
           numTest += b.batchSize;
@@ -153,16 +146,9 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       trainLoss,
       numTrain: setup.trainIndices.length,
       numTest,
-      numClasses: setup.numClasses,
-      imageSize: setup.imageSize,
-      randomInit: !!args['random-init'],
-      preciseBn: args['precise-bn'] ?? 0,
-      checkpoint: setup.checkpointDir,
-      step: setup.step,
-      backbone: setup.config.backbone.name,
-      weights: setup.weights,
+      ...evalProvenance(setup, args),
     };
-    const what = result.randomInit ? 'random init' : result.weights ? `weights ${result.weights}` : `step ${result.step ?? '?'}`;
+    const what = describeEvaluated(result);
     reportEval(
       setup,
       'linear',

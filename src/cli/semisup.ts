@@ -3,7 +3,17 @@ import { Rng } from '../core/rng';
 import { ensureGradients } from '../nn/gradients';
 import { FineTuner, labelledSubset, topKCorrect } from '../eval/semisup';
 import { ImageLoader } from '../../data/image_loader';
-import { EVAL_CROP_FRACTION, EvalInputError, evalOptions, prepareEval, reportEval, type EvalArgs } from './eval_setup';
+import {
+  EvalInputError,
+  describeEvaluated,
+  evalOptions,
+  evalProvenance,
+  prepareEval,
+  reportEval,
+  testImages,
+  type EvalArgs,
+  type EvalProvenance,
+} from './eval_setup';
 
 interface SemisupArgs extends EvalArgs {
   percent: number;
@@ -12,7 +22,7 @@ interface SemisupArgs extends EvalArgs {
   lr: number;
 }
 
-export interface SemisupResult {
+export interface SemisupResult extends EvalProvenance {
   top1: number;
   top5: number;
   percent: number;
@@ -23,14 +33,6 @@ export interface SemisupResult {
   baseLr: number;
   trainLoss: number[];
   numTest: number;
-  numClasses: number;
-  imageSize: number;
-  randomInit: boolean;
-  /** Train images the BN statistics were recomputed on before evaluating (0: the checkpoint's). */
-  preciseBn: number;
-  checkpoint: string | null;
-  step: number | null;
-  backbone: string;
 }
 
 /** Appendix B's batch (lr scales by batch/256) and base lr; the paper's batch is 1024. */
@@ -109,15 +111,8 @@ export const semisupCommand: CommandModule<object, SemisupArgs> = {
         trainLoss.push(sum / steps);
         console.log(`epoch ${e + 1}/${epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
       }
-      const testLoader = new ImageLoader(setup.test, {
-        size: setup.imageSize,
-        mode: 'eval',
-        batchSize: Math.min(64, setup.testIndices.length),
-        cropFraction: EVAL_CROP_FRACTION,
-        subset: setup.testIndices,
-      });
       const k = Math.min(5, setup.numClasses);
-      for await (const b of testLoader.batches()) {
+      for await (const b of testImages(setup).batches()) {
         try {
           const c = topKCorrect(tuner.logits(b.images), b.labels, setup.numClasses, k);
           top1 += c.top1;
@@ -142,15 +137,9 @@ export const semisupCommand: CommandModule<object, SemisupArgs> = {
       baseLr: args.lr,
       trainLoss,
       numTest,
-      numClasses: setup.numClasses,
-      imageSize: setup.imageSize,
-      randomInit: !!args['random-init'],
-      preciseBn: args['precise-bn'] ?? 0,
-      checkpoint: setup.checkpointDir,
-      step: setup.step,
-      backbone: setup.config.backbone.name,
+      ...evalProvenance(setup, args),
     };
-    const what = result.randomInit ? 'random init' : `step ${result.step ?? '?'}`;
+    const what = describeEvaluated(result);
     reportEval(
       setup,
       `semisup_${args.percent}`,
