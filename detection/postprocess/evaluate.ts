@@ -88,7 +88,7 @@ export function evaluateAndReport(
 ): DetectionMetrics {
   const m = evaluateDetections(gt, results, { imgIds: o.imgIds, iouTypes: o.iouTypes });
   const log = o.log ?? ((s: string) => console.log(s));
-  log(`COCO evaluation: ${m.numImages} images, ${m.numDetections} detections`);
+  log(`COCO evaluation: ${m.numImages} images, ${m.numDetections} detections (AP in percent)`);
   log(formatApTable(m));
   if (o.outDir) {
     fs.mkdirSync(o.outDir, { recursive: true });

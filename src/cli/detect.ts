@@ -72,11 +72,11 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
     throw new ConfigError('', `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, start afresh with --overwrite, or pick another --out`);
   }
-  // Checked before anything is built or written; loaded below unless resuming.
-  const weights = pick ? null : resolveWeightsSource(config.weights);
-
+  // The backend first: naming a pre-training run's backbone builds its method (tensors).
   const backend = await selectBackend(args.backend);
   log(`sslight: using backend '${backend.name}' (${backend.reason})`);
+  // Checked before anything is written; loaded below unless resuming.
+  const weights = pick ? null : resolveWeightsSource(config.weights);
   const c = buildDetectionContainer(config, { runDir, backendName: backend.name, maxSteps });
   const trainer = createDetectionTrainer(c);
   const model = c.resolve<MaskRcnn>(DetectionTokens.Model);
