@@ -14,6 +14,9 @@ import { Tokens } from '../../../src/core/tokens';
 import type { SSLMethod } from '../../../src/core/interfaces';
 import { MaskRcnn } from '../../../detection/modeling/meta_arch/mask_rcnn';
 import { loadBackboneWeights, resolveWeightsSource } from '../../../detection/engine/weights';
+import { execFileSync } from 'child_process';
+import { repoRoot } from '../../helpers/reference';
+import { shapesConfig } from './shapes_config';
 
 const SSL = {
   data: { name: 'generated', num_images: 64, image_size: 32 },
@@ -73,6 +76,17 @@ describe('detection --weights: pre-training run / checkpoint, backbone file, non
     expect(line).to.match(/loaded \d+ tensors/);
     expect(sameTensors(student, m.backbone.body.stateTensors())).to.equal(true);
     m.dispose();
+  });
+
+  it('`sslight detect train --weights RUN` in a fresh process (no backend chosen yet) loads the student backbone', async () => {
+    const cfg = await shapesConfig(path.join(dir, 'cli'), { maxIter: 1, steps: [], lr: 0.01, numImages: 2, batchSize: 2 });
+    execFileSync(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'sslight.js'), 'detect', 'train', '--config', cfg.file, '--weights', runDir, '--out', path.join(dir, 'cli', 'run'), '--set', 'data.val=null', '--quiet'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const events = fs.readFileSync(path.join(dir, 'cli', 'run', 'events.jsonl'), 'utf8');
+    expect(events).to.match(/backbone from --weights .*prefix 'student\.backbone\.', loaded \d+ tensors/);
   });
 
   it('a torchvision-named backbone file; none; a backbone of another architecture is refused', () => {
