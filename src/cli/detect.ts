@@ -1,17 +1,16 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import YAML from 'yaml';
 import type { Argv, CommandModule } from 'yargs';
 import { applySet, loadConfigFile } from '../core/config';
 import { selectBackend } from '../core/backend';
-import { CheckpointStore, holdsCheckpoints, type ResumePick } from '../core/checkpoint';
-import { describeChanges, diffConfig, resumeConflicts } from '../core/config_diff';
-import { ConfigError, InputError, WriteError } from '../core/errors';
-import { atomicWrite, wfs } from '../core/fs';
+import { CheckpointStore, type ResumePick } from '../core/checkpoint';
+import { describeChanges, diffConfig } from '../core/config_diff';
+import { ConfigError, InputError } from '../core/errors';
 import { installStopHandlers } from '../core/signals';
 import { progress } from '../core/progress';
 import type { EventBus } from '../core/events';
 import { defaultRunDir, isPlainObject, loadPlugins, makeOutputDir, positiveIntFlag, runDirOf } from './common';
+import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote } from './run_setup';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 import { resolveDetectionConfig, type DetectionConfig } from '../../detection/engine/config';
 import { buildDetectionContainer, createDetectionTrainer, DetectionTokens } from '../../detection/engine/compose';
@@ -56,22 +55,12 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   if (args.weights !== undefined) doc = { ...doc, weights: args.weights };
   const config = resolveDetectionConfig(doc);
 
-  const notes: { type: 'warning' | 'log'; message: string }[] = [];
+  const notes: RunNote[] = [];
   if (pick) {
-    const conflicts = resumeConflicts(saved, config.raw);
     const modelChanges = diffConfig(isPlainObject(saved) ? saved.model : undefined, config.raw.model);
-    if (modelChanges.length) conflicts.push(`the model config changed (${describeChanges(modelChanges)})`);
-    if (conflicts.length) throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
-    if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
-    const changes = diffConfig(saved, config.raw);
-    notes.push({
-      type: 'log',
-      message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` + (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
-    });
+    notes.push(...resumeNotes(pick, config.raw, modelChanges.length ? [`the model config changed (${describeChanges(modelChanges)})`] : []));
   }
-  if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
-    throw new ConfigError('', `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, start afresh with --overwrite, or pick another --out`);
-  }
+  refuseMixedRun(runDir, !!pick, args.overwrite);
   // The backend first: naming a pre-training run's backbone builds its method (tensors).
   const backend = await selectBackend(args.backend);
   log(`sslight: using backend '${backend.name}' (${backend.reason})`);
@@ -85,26 +74,8 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
     const line = loadBackboneWeights(model.backbone.body, config.model.backbone.name, weights);
     notes.push({ type: 'log', message: line ? `backbone from --weights ${line}` : 'backbone from its initialisation (--weights none)' });
   }
-  const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
-  for (const n of notes) {
-    trainer.announce(n.type, n.message);
-    if (n.type === 'log' || !printsWarnings) log(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}`);
-  }
-
-  if (!pick && args.overwrite && fs.existsSync(runDir)) {
-    try {
-      wfs().rmSync(runDir, { recursive: true, force: true });
-    } catch (e) {
-      throw new WriteError(runDir, e);
-    }
-  }
-  makeOutputDir(runDir, '--out');
-  const configFile = path.join(runDir, 'config.yaml');
-  try {
-    atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
-  } catch (e) {
-    throw new WriteError(configFile, e);
-  }
+  announceNotes(trainer, notes, config.callbacks, log);
+  createRunDir(runDir, config.raw, !pick && !!args.overwrite);
   const events = c.resolve<EventBus>(DetectionTokens.Events);
   const dashboard = await dashboardFromArgs(events.events$, args, `detect train ${runDir}`);
   const uninstall = installStopHandlers({

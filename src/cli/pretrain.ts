@@ -1,16 +1,13 @@
-import * as fs from 'fs';
 import * as path from 'path';
-import YAML from 'yaml';
 import type { CommandModule } from 'yargs';
 import { applySet, loadConfigFile, resolveConfig } from '../core/config';
 import { selectBackend } from '../core/backend';
-import { CheckpointStore, holdsCheckpoints, type ResumePick } from '../core/checkpoint';
-import { describeChanges, diffConfig, resumeConflicts } from '../core/config_diff';
-import { ConfigError, WriteError } from '../core/errors';
-import { atomicWrite, wfs } from '../core/fs';
+import { CheckpointStore, type ResumePick } from '../core/checkpoint';
+import { ConfigError } from '../core/errors';
 import { installStopHandlers, throwIfStopRequested } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
-import { defaultRunDir, isPlainObject, loadPlugins, makeOutputDir, positiveIntFlag, runDirOf } from './common';
+import { defaultRunDir, isPlainObject, loadPlugins, positiveIntFlag, runDirOf } from './common';
+import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote } from './run_setup';
 import { Tokens } from '../core/tokens';
 import type { EventBus } from '../core/events';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
@@ -77,56 +74,19 @@ async function pretrain(args: Args): Promise<void> {
   if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
   const config = resolveConfig(doc);
 
-  const notes: { type: 'warning' | 'log'; message: string }[] = [];
-  if (pick) {
-    const conflicts = resumeConflicts(saved, config.raw);
-    if (conflicts.length) {
-      throw new ConfigError('', `cannot resume from ${resumeDir}: ${conflicts.join('; ')}. Nothing was changed`);
-    }
-    if (pick.warning) notes.push({ type: 'warning', message: pick.warning });
-    const changes = diffConfig(saved, config.raw);
-    notes.push({
-      type: 'log',
-      message: `resuming from ${resumeDir} at step ${pick.checkpoint.state.step}; ` +
-        (changes.length ? `config changes since the checkpoint: ${describeChanges(changes)}` : 'config unchanged'),
-    });
-  }
-  // A new run never mixes into an old one: its events.jsonl and checkpoints would interleave.
-  if (!pick && holdsCheckpoints(runDir) && !args.overwrite) {
-    throw new ConfigError(
-      '',
-      `${runDir} already holds a run with checkpoints: continue it with --resume ${runDir}, ` +
-        'start afresh with --overwrite, or pick another --out',
-    );
-  }
+  const notes: RunNote[] = pick ? resumeNotes(pick, config.raw) : [];
+  refuseMixedRun(runDir, !!pick, args.overwrite);
 
   const backend = await selectBackend(args.backend);
   process.stderr.write(`sslight: using backend '${backend.name}' (${backend.reason})\n`);
   const c = buildRunContainer(config, { runDir, backendName: backend.name, maxSteps });
   const trainer = createTrainer(c);
   if (pick) await trainer.resume(pick.checkpoint);
-  const printsWarnings = config.callbacks.some((cb) => cb.name === 'progress');
-  for (const n of notes) {
-    trainer.announce(n.type, n.message);
-    if (n.type === 'log' || !printsWarnings) process.stderr.write(`sslight: ${n.type === 'warning' ? 'warning: ' : ''}${n.message}\n`);
-  }
+  announceNotes(trainer, notes, config.callbacks, (line) => process.stderr.write(line + '\n'));
 
   // From here on the run directory is written.
   throwIfStopRequested('pretrain (before the run started; nothing was written)');
-  if (!pick && args.overwrite && fs.existsSync(runDir)) {
-    try {
-      wfs().rmSync(runDir, { recursive: true, force: true });
-    } catch (e) {
-      throw new WriteError(runDir, e);
-    }
-  }
-  makeOutputDir(runDir, '--out');
-  const configFile = path.join(runDir, 'config.yaml');
-  try {
-    atomicWrite(configFile, Buffer.from(YAML.stringify(config.raw)));
-  } catch (e) {
-    throw new WriteError(configFile, e);
-  }
+  createRunDir(runDir, config.raw, !pick && !!args.overwrite);
 
   const dashboard = await dashboardFromArgs(c.resolve<EventBus>(Tokens.Events).events$, args, `pretrain ${runDir}`);
   try {
