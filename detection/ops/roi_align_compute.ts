@@ -145,17 +145,17 @@ function roiGeometry(rois: ArrayLike<number>, k: number, shape: Nhwc, p: RoiAlig
 }
 
 /**
- * features [N, H, W, C], rois [K, 5] -> out [K, oh, ow, C]: writes the rows of the RoIs listed in
- * `which` (the first `which` RoIs when a number; the multi-level pooler passes each level's RoIs
- * with that level's map).
+ * Calls `visit(o, t, idx, wt)` for every output bin of the RoIs listed in `which` (the first
+ * `which` RoIs when a number): `o` is the bin's offset in a [K, oh, ow, C] array, and the first
+ * `t` entries of `idx` / `wt` are its taps (offsets into the [N, H, W, C] map and weights, the
+ * 1 / count average folded in). The buffers are reused between bins.
  */
-export function roiAlignForward(
-  features: Float32Array,
-  shape: Nhwc,
+function forEachBin(
   rois: ArrayLike<number>,
   which: Int32Array | number,
+  shape: Nhwc,
   p: RoiAlignParams,
-  out: Float32Array,
+  visit: (o: number, t: number, idx: Int32Array, wt: Float64Array) => void,
 ): void {
   const [, h, w, c] = shape;
   const { pooledHeight: oh, pooledWidth: ow } = p;
@@ -174,31 +174,49 @@ export function roiAlignForward(
     for (let py = 0; py < oh; py++) {
       for (let px = 0; px < ow; px++) {
         const t = binTaps(ys, py, xs, px, base, w * c, c, idx, wt);
-        // Four taps per pass over the channels: a quarter of the loads and stores of `out`.
-        const o = ((k * oh + py) * ow + px) * c;
-        out.fill(0, o, o + c);
-        let q = 0;
-        for (; q + 4 <= t; q += 4) {
-          const i0 = idx[q];
-          const i1 = idx[q + 1];
-          const i2 = idx[q + 2];
-          const i3 = idx[q + 3];
-          const w0 = wt[q];
-          const w1 = wt[q + 1];
-          const w2 = wt[q + 2];
-          const w3 = wt[q + 3];
-          for (let ch = 0; ch < c; ch++) {
-            out[o + ch] += w0 * features[i0 + ch] + w1 * features[i1 + ch] + w2 * features[i2 + ch] + w3 * features[i3 + ch];
-          }
-        }
-        for (; q < t; q++) {
-          const i0 = idx[q];
-          const w0 = wt[q];
-          for (let ch = 0; ch < c; ch++) out[o + ch] += w0 * features[i0 + ch];
-        }
+        visit(((k * oh + py) * ow + px) * c, t, idx, wt);
       }
     }
   }
+}
+
+/**
+ * features [N, H, W, C], rois [K, 5] -> out [K, oh, ow, C]: writes the rows of the RoIs listed in
+ * `which` (the first `which` RoIs when a number; the multi-level pooler passes each level's RoIs
+ * with that level's map).
+ */
+export function roiAlignForward(
+  features: Float32Array,
+  shape: Nhwc,
+  rois: ArrayLike<number>,
+  which: Int32Array | number,
+  p: RoiAlignParams,
+  out: Float32Array,
+): void {
+  const c = shape[3];
+  forEachBin(rois, which, shape, p, (o, t, idx, wt) => {
+    // Four taps per pass over the channels: a quarter of the loads and stores of `out`.
+    out.fill(0, o, o + c);
+    let q = 0;
+    for (; q + 4 <= t; q += 4) {
+      const i0 = idx[q];
+      const i1 = idx[q + 1];
+      const i2 = idx[q + 2];
+      const i3 = idx[q + 3];
+      const w0 = wt[q];
+      const w1 = wt[q + 1];
+      const w2 = wt[q + 2];
+      const w3 = wt[q + 3];
+      for (let ch = 0; ch < c; ch++) {
+        out[o + ch] += w0 * features[i0 + ch] + w1 * features[i1 + ch] + w2 * features[i2 + ch] + w3 * features[i3 + ch];
+      }
+    }
+    for (; q < t; q++) {
+      const i0 = idx[q];
+      const w0 = wt[q];
+      for (let ch = 0; ch < c; ch++) out[o + ch] += w0 * features[i0 + ch];
+    }
+  });
 }
 
 /**
@@ -214,50 +232,32 @@ export function roiAlignBackward(
   p: RoiAlignParams,
   dx: Float32Array,
 ): void {
-  const [, h, w, c] = shape;
-  const { pooledHeight: oh, pooledWidth: ow } = p;
+  const c = shape[3];
   dx.fill(0);
-  const count = typeof which === 'number' ? which : which.length;
-  let idx = new Int32Array(64);
-  let wt = new Float64Array(64);
-  for (let j = 0; j < count; j++) {
-    const k = typeof which === 'number' ? j : which[j];
-    const { b, ys, xs } = roiGeometry(rois, k, shape, p);
-    const base = b * h * w * c;
-    const most = maxBinTaps(ys, xs);
-    if (most > idx.length) {
-      idx = new Int32Array(most);
-      wt = new Float64Array(most);
-    }
-    for (let py = 0; py < oh; py++) {
-      for (let px = 0; px < ow; px++) {
-        const t = binTaps(ys, py, xs, px, base, w * c, c, idx, wt);
-        const o = ((k * oh + py) * ow + px) * c;
-        // Four taps per pass over the channels: each dy value is read once per four scatters.
-        let q = 0;
-        for (; q + 4 <= t; q += 4) {
-          const i0 = idx[q];
-          const i1 = idx[q + 1];
-          const i2 = idx[q + 2];
-          const i3 = idx[q + 3];
-          const w0 = wt[q];
-          const w1 = wt[q + 1];
-          const w2 = wt[q + 2];
-          const w3 = wt[q + 3];
-          for (let ch = 0; ch < c; ch++) {
-            const v = dy[o + ch];
-            dx[i0 + ch] += w0 * v;
-            dx[i1 + ch] += w1 * v;
-            dx[i2 + ch] += w2 * v;
-            dx[i3 + ch] += w3 * v;
-          }
-        }
-        for (; q < t; q++) {
-          const i0 = idx[q];
-          const w0 = wt[q];
-          for (let ch = 0; ch < c; ch++) dx[i0 + ch] += w0 * dy[o + ch];
-        }
+  forEachBin(rois, which, shape, p, (o, t, idx, wt) => {
+    // Four taps per pass over the channels: each dy value is read once per four scatters.
+    let q = 0;
+    for (; q + 4 <= t; q += 4) {
+      const i0 = idx[q];
+      const i1 = idx[q + 1];
+      const i2 = idx[q + 2];
+      const i3 = idx[q + 3];
+      const w0 = wt[q];
+      const w1 = wt[q + 1];
+      const w2 = wt[q + 2];
+      const w3 = wt[q + 3];
+      for (let ch = 0; ch < c; ch++) {
+        const v = dy[o + ch];
+        dx[i0 + ch] += w0 * v;
+        dx[i1 + ch] += w1 * v;
+        dx[i2 + ch] += w2 * v;
+        dx[i3 + ch] += w3 * v;
       }
     }
-  }
+    for (; q < t; q++) {
+      const i0 = idx[q];
+      const w0 = wt[q];
+      for (let ch = 0; ch < c; ch++) dx[i0 + ch] += w0 * dy[o + ch];
+    }
+  });
 }
