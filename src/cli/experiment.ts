@@ -1,4 +1,5 @@
 import * as path from 'path';
+import { ConfigError } from '../core/errors';
 import type { CommandModule } from 'yargs';
 import { loadGrid } from '../experiment/grid';
 import { planGrid, runGridInProcess } from '../experiment/runner';
@@ -17,6 +18,7 @@ interface Args {
   out?: string;
   resume?: boolean;
   'dry-run'?: boolean;
+  reevaluate?: boolean;
   queue?: string;
   dashboard?: string;
   'dashboard-host'?: string;
@@ -39,6 +41,10 @@ export const experimentCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'grid directory (default runs/<grid name>)' })
       .option('resume', { type: 'boolean', describe: 'continue a grid: finished cells are kept, a running cell resumes from its checkpoint' })
       .option('dry-run', { type: 'boolean', describe: 'list the cells (and which are done) without running anything' })
+      .option('reevaluate', {
+        type: 'boolean',
+        describe: "with --resume: the grid file's evaluations changed, so evaluate every cell again with them (pre-training is kept)",
+      })
       .option('queue', { type: 'string', describe: 'redis://HOST:PORT[/name]: put the cells on a BullMQ queue for `sslight worker`s' })
       // Each cell's pre-training serves the dashboard in turn on this port; an open page follows
       // from one cell to the next.
@@ -57,7 +63,8 @@ export const experimentCommand: CommandModule<object, Args> = {
       console.log(`evaluations per cell: ${ev.join(', ')}`);
       return;
     }
-    planGrid(grid, outDir, !!args.resume);
+    if (args.reevaluate && !args.resume) throw new ConfigError('', '--reevaluate continues a grid: add --resume');
+    planGrid(grid, outDir, !!args.resume, !!args.reevaluate, log);
     const results = args.queue ? await runGridOnQueue(grid, outDir, args.queue, log) : await runGridInProcess(grid, outDir, log, dashboardFlags(args));
     console.log(renderMarkdown(collectResults(outDir, grid)));
     log(`${results.cells.length}/${grid.cells.length} cells done; results in ${path.join(outDir, 'results.md')} and results.json`);

@@ -78,6 +78,37 @@ export function planCell(outDir: string, grid: string, cell: Cell, evaluations: 
   return dir;
 }
 
+/** Evaluation stages whose settings differ between two plans (a stage added, removed or changed). */
+export function changedEvaluations(before: Evaluations, after: Evaluations): string[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])] as (keyof Evaluations)[];
+  return keys.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null)).sort();
+}
+
+/**
+ * Give a planned cell new evaluation settings: its spec takes them, the stages that changed are
+ * forgotten (with their result files) and so is the cell's result, so the next run evaluates
+ * again; the pre-training and unchanged stages are kept. Returns the stages dropped.
+ */
+export function replanEvaluations(outDir: string, cell: Cell, evaluations: Evaluations): string[] {
+  const dir = cellDir(outDir, cell.id);
+  const spec = readCellSpec(dir);
+  const changed = changedEvaluations(spec.evaluations, evaluations);
+  if (changed.length === 0) return [];
+  const progressFile = path.join(dir, CELL_FILES.progress);
+  const progress = readJson<{ stages: Record<string, StageRecord> }>(progressFile);
+  if (progress) {
+    for (const k of changed) delete progress.stages[k];
+    writeJsonAtomic(progressFile, progress);
+  }
+  for (const f of fs.readdirSync(dir)) {
+    const stage = f.replace(/(_random_init)?\.json$/, '').replace(/_\d+$/, ''); // knn.json, semisup_10.json
+    if (f.endsWith('.json') && changed.includes(stage)) fs.rmSync(path.join(dir, f));
+  }
+  fs.rmSync(path.join(dir, CELL_FILES.result), { force: true });
+  writeJsonAtomic(path.join(dir, CELL_FILES.spec), { ...spec, evaluations });
+  return changed;
+}
+
 export function readCellResult(dir: string): CellResult | null {
   return readJson<CellResult>(path.join(dir, CELL_FILES.result));
 }

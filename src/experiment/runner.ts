@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError } from '../core/errors';
-import type { Grid } from './grid';
-import { CELL_FILES, cellDir, planCell, readCellResult, runCell } from './cell';
+import type { Evaluations, Grid } from './grid';
+import { CELL_FILES, cellDir, changedEvaluations, planCell, readCellResult, replanEvaluations, runCell } from './cell';
 import { writeResults, type GridResults } from './results';
 import { isQuiet } from '../core/progress';
 
@@ -12,16 +12,34 @@ export const GRID_FILE = 'grid.json';
  * Lay the grid out in `outDir` (grid.json and one directory per cell). A directory that already
  * holds a grid is only reused with `resume`, and only for the same cells and overrides.
  */
-export function planGrid(grid: Grid, outDir: string, resume: boolean): void {
+export function planGrid(grid: Grid, outDir: string, resume: boolean, reevaluate = false, log: (msg: string) => void = () => {}): void {
   const gridFile = path.join(outDir, GRID_FILE);
   if (fs.existsSync(gridFile)) {
     if (!resume) throw new ConfigError('', `${outDir} already holds a grid: continue it with --resume, or pick another --out`);
+    const stale: string[] = [];
     for (const c of grid.cells) {
       const specFile = path.join(cellDir(outDir, c.id), CELL_FILES.spec);
       if (!fs.existsSync(specFile)) continue;
-      const old = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { sets: string[] };
+      const old = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { sets: string[]; evaluations: Evaluations };
       if (JSON.stringify(old.sets) !== JSON.stringify(c.sets)) {
         throw new ConfigError('', `cell ${c.id} in ${outDir} was planned with other overrides (${old.sets.join(' ')}); the grid file changed since: use another --out`);
+      }
+      const changed = changedEvaluations(old.evaluations, grid.evaluations);
+      if (changed.length) stale.push(`${c.id} (${changed.join(', ')})`);
+    }
+    // Cells evaluated under two protocols would be compared as one: change them all, or none.
+    if (stale.length && !reevaluate) {
+      throw new ConfigError(
+        'evaluations',
+        `the grid file's evaluations differ from those ${outDir} was planned with, for ${stale.join('; ')}: ` +
+          'add --reevaluate to evaluate every cell again with the new settings (pre-training is kept), or use another --out',
+      );
+    }
+    if (reevaluate) {
+      for (const c of grid.cells) {
+        if (!fs.existsSync(path.join(cellDir(outDir, c.id), CELL_FILES.spec))) continue;
+        const dropped = replanEvaluations(outDir, c, grid.evaluations);
+        if (dropped.length) log(`cell ${c.id}: evaluating again (${dropped.join(', ')} changed)`);
       }
     }
   }

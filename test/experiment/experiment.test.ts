@@ -96,6 +96,29 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     expect(starts).to.have.length(2);
     expect(JSON.parse(starts[1]).resumedFrom).to.match(/step_00000002$/);
   });
+
+  it('changed evaluations: --resume refuses (exit 2), --resume --reevaluate evaluates every cell again and keeps the pre-training', async () => {
+    const changed = path.join(dir, 'grid_k3.yaml');
+    fs.writeFileSync(changed, fs.readFileSync(grid, 'utf8').replace('knn: {k: 5,', 'knn: {k: 3,'));
+    const refused = await cli(['experiment', changed, '--out', out, '--resume']);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.match(/evaluations differ .*views=dino,seed=0 \(knn\).*--reevaluate/);
+    expect(readJson<{ evaluations: { knn: { k: number } } }>(path.join(out, 'cells', 'views=dino,seed=0', 'cell.json')).evaluations.knn.k).to.equal(5);
+    const pretrainBefore = readJson<{ stages: Record<string, unknown> }>(path.join(out, 'cells', 'views=dino,seed=0', 'progress.json')).stages.pretrain;
+    const r = await cli(['experiment', changed, '--out', out, '--resume', '--reevaluate']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/cell views=dino,seed=0: evaluating again \(knn changed\)/);
+    expect(r.stderr).to.not.match(/pre-training/);
+    const cell = path.join(out, 'cells', 'views=dino,seed=0');
+    expect(readJson<{ k: number }>(path.join(cell, 'knn.json')).k).to.equal(3);
+    expect(readJson<{ k: number }>(path.join(out, 'cells', 'random_init,seed=1', 'knn_random_init.json')).k).to.equal(3);
+    expect(readJson<{ stages: Record<string, unknown> }>(path.join(cell, 'progress.json')).stages.pretrain).to.deep.equal(pretrainBefore);
+    const after = readJson<GridResults>(path.join(out, 'results.json'));
+    expect(after.cells).to.have.length(6);
+    const bad = await cli(['experiment', changed, '--out', path.join(dir, 'fresh'), '--reevaluate']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.match(/--reevaluate continues a grid: add --resume/);
+  });
 });
 
 describe('cli: sslight experiment --queue errors', function () {
