@@ -39,7 +39,7 @@ export function planGrid(grid: Grid, outDir: string, resume: boolean, reevaluate
       for (const c of grid.cells) {
         if (!fs.existsSync(path.join(cellDir(outDir, c.id), CELL_FILES.spec))) continue;
         const dropped = replanEvaluations(outDir, c, grid.evaluations);
-        if (dropped.length) log(`cell ${c.id}: evaluating again (${dropped.join(', ')} changed)`);
+        if (dropped.length) log(`cell ${c.id}: new evaluation settings (${dropped.join(', ')}); pre-training kept`);
       }
     }
   }

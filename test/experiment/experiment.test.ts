@@ -107,8 +107,8 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     const pretrainBefore = readJson<{ stages: Record<string, unknown> }>(path.join(out, 'cells', 'views=dino,seed=0', 'progress.json')).stages.pretrain;
     const r = await cli(['experiment', changed, '--out', out, '--resume', '--reevaluate']);
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/cell views=dino,seed=0: evaluating again \(knn changed\)/);
-    expect(r.stderr).to.not.match(/pre-training/);
+    expect(r.stderr).to.match(/cell views=dino,seed=0: new evaluation settings \(knn\); pre-training kept/);
+    expect(r.stderr).to.not.match(/: pre-training/); // no cell pre-trains again
     const cell = path.join(out, 'cells', 'views=dino,seed=0');
     expect(readJson<{ k: number }>(path.join(cell, 'knn.json')).k).to.equal(3);
     expect(readJson<{ k: number }>(path.join(out, 'cells', 'random_init,seed=1', 'knn_random_init.json')).k).to.equal(3);
