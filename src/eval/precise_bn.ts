@@ -48,7 +48,7 @@ export async function recomputeBatchNormStats(
     for await (const batch of batches) {
       try {
         throwIfStopRequested('BatchNorm statistics');
-        if (batch.images.shape[0] < 2) continue; // one image has no batch variance
+        if (batch.images.shape[0] < 2) continue; // a 1-image batch leaves BatchNorm1d no variance
         tf.tidy(() => {
           module.forward(batch.images);
         });
