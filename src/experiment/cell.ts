@@ -8,7 +8,7 @@ import { pretrainCommand } from '../cli/pretrain';
 import { knnCommand } from '../cli/knn';
 import { linearCommand } from '../cli/linear';
 import { SEMISUP_DEFAULTS, semisupCommand } from '../cli/semisup';
-import type { Cell, Evaluations } from './grid';
+import { evaluationsSchema, type Cell, type Evaluations } from './grid';
 
 // One cell of a grid in its own directory `<out>/cells/<id>/`: cell.json (what to run), then
 // the stages pretrain -> knn -> linear -> semisup through the same entry points as the CLI
@@ -80,6 +80,8 @@ export function planCell(outDir: string, grid: string, cell: Cell, evaluations: 
 
 /** Evaluation stages whose settings differ between two plans (a stage added, removed or changed). */
 export function changedEvaluations(before: Evaluations, after: Evaluations): string[] {
+  // A plan written by an older version lacks keys added since: their defaults are no change.
+  before = evaluationsSchema.parse(before);
   const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])] as (keyof Evaluations)[];
   return keys.filter((k) => JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null)).sort();
 }

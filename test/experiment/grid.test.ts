@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import '../../src/run/builtins';
-import { loadGrid } from '../../src/experiment/grid';
+import { evaluationsSchema, loadGrid, type Evaluations } from '../../src/experiment/grid';
+import { changedEvaluations } from '../../src/experiment/cell';
 import { mean, pairedDifference, sd, t975 } from '../../src/experiment/stats';
 import { renderMarkdown, type GridResults } from '../../src/experiment/results';
 import { ConfigError } from '../../src/core/errors';
@@ -103,6 +104,14 @@ random_init: true
     bad('base: base.yaml\naxes: {seed: [0]}\nevaluations: {knn: {}}\nrandom_init: {axes: [views]}\n', /random_init\.axes.*'views'/);
     bad('base: nope.yaml\nevaluations: {knn: {}}\n', /nope\.yaml/);
     bad('base: base.yaml\nevaluations: {}\n', /at least one of knn, linear, semisup/);
+  });
+
+  it('changedEvaluations names the stages whose settings differ; keys a plan predates count as their defaults', () => {
+    const now = evaluationsSchema.parse({ knn: { k: 20 }, linear: { epochs: 5 } });
+    const old = { knn: { k: 20, temperature: 0.07, max_train: null, max_test: null } } as unknown as Evaluations; // before precise_bn
+    expect(changedEvaluations(old, evaluationsSchema.parse({ knn: { k: 20 } }))).to.deep.equal([]);
+    expect(changedEvaluations(old, now)).to.deep.equal(['linear']);
+    expect(changedEvaluations(now, evaluationsSchema.parse({ knn: { k: 10 } }))).to.deep.equal(['knn', 'linear']);
   });
 
   it('parses queue URLs and refuses others', () => {
