@@ -19,6 +19,9 @@ import { CocoDetectionDataset } from '../detection/data/coco_dataset';
 import { DetectionLoader } from '../detection/data/loader';
 import { toOriginalImage } from '../detection/postprocess/results';
 import { wasmHeapBytes } from './train_bench';
+import { KernelTimer, printKernelShares, type KernelShare } from './kernel_timer';
+import { selectBackend } from '../src/core/backend';
+import { nativeStatus } from '../src/kernels/native';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const COCO_MINI = path.join(ROOT, '..', 'shared', 'datasets', 'coco-mini');
@@ -60,12 +63,11 @@ function torchReference(arch: string, steps: number): Record<string, unknown> | 
   return JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
 }
 
-async function benchCase(arch: 'mobilenetv2' | 'resnet18', o: { warmup: number; steps: number }): Promise<DetectionBenchCase> {
-  const name = `maskrcnn_${arch}_coco_mini_b2`;
+/** The coco-mini config of `arch`, with absolute paths and one training size (320), as the torch reference uses. */
+function benchConfig(arch: 'mobilenetv2' | 'resnet18') {
   const doc = loadConfigFile(path.join(ROOT, 'configs', 'detection', `mask_rcnn_fpn_${arch}_coco_mini.yaml`));
   const data = doc.data as Record<string, unknown>;
-  // Paths are relative to the repository root; one training size (320), as the torch reference uses.
-  const config = resolveDetectionConfig({
+  return resolveDetectionConfig({
     ...doc,
     data: {
       ...data,
@@ -75,6 +77,11 @@ async function benchCase(arch: 'mobilenetv2' | 'resnet18', o: { warmup: number; 
     },
     callbacks: {},
   });
+}
+
+async function benchCase(arch: 'mobilenetv2' | 'resnet18', o: { warmup: number; steps: number }): Promise<DetectionBenchCase> {
+  const name = `maskrcnn_${arch}_coco_mini_b2`;
+  const config = benchConfig(arch);
   const c = buildDetectionContainer(config, { runDir: null, backendName: tf.getBackend(), maxSteps: o.warmup + o.steps });
   const trainer = createDetectionTrainer(c);
   const model = c.resolve<MaskRcnn>(DetectionTokens.Model);
@@ -196,4 +203,70 @@ export function printDetectionTable(rows: DetectionBenchCase[]): void {
   const line = (r: string[]) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ');
   console.log(line(head));
   for (const l of lines) console.log(line(l));
+}
+
+/**
+ * Where the time of a coco-mini detection training step (batch 2, through the trainer) and of
+ * inference (one val image) goes, per top-level kernel of the active backend, after one warm-up.
+ */
+export async function profileDetection(arch: 'mobilenetv2' | 'resnet18', steps = 3): Promise<{ train: KernelShare[]; trainStepMs: number[]; infer: KernelShare[]; inferMs: number[] }> {
+  const config = benchConfig(arch);
+  const c = buildDetectionContainer(config, { runDir: null, backendName: tf.getBackend(), maxSteps: steps + 1 });
+  const trainer = createDetectionTrainer(c);
+  const model = c.resolve<MaskRcnn>(DetectionTokens.Model);
+  const timer = new KernelTimer(tf.getBackend());
+  try {
+    const stepMs: number[] = [];
+    const events = c.resolve<EventBus>(DetectionTokens.Events).events$;
+    events.pipe(ofType('step:start')).subscribe(() => (timer.measuring = stepMs.length >= 1));
+    events.pipe(ofType('step:end')).subscribe((e) => {
+      stepMs.push(e.step_ms);
+      timer.measuring = false;
+    });
+    await trainer.run();
+    const measured = stepMs.slice(1);
+    const train = timer.report(measured.length, measured.reduce((a, b) => a + b, 0));
+
+    model.eval();
+    const inferTimer = new KernelTimer(tf.getBackend());
+    const val = new CocoDetectionDataset({ annotations: path.join(COCO_MINI, 'annotations', 'instances_val.json'), images: path.join(COCO_MINI, 'val'), filterEmpty: false });
+    const vl = new DetectionLoader(val, { mode: 'test', batchSize: 1, minSizes: config.data.min_size_test, maxSize: config.data.max_size_test });
+    const inferMs: number[] = [];
+    try {
+      for (let k = 0; k < steps + 1; k++) {
+        const b = await vl.loadBatch(0, k);
+        inferTimer.measuring = k > 0;
+        const t = performance.now();
+        inferTidy(model, b.images, b.imageSizes);
+        inferTimer.measuring = false;
+        if (k > 0) inferMs.push(performance.now() - t);
+        b.dispose();
+      }
+    } finally {
+      inferTimer.restore();
+      vl.dispose();
+    }
+    return { train, trainStepMs: stepMs, infer: inferTimer.report(inferMs.length, inferMs.reduce((a, b) => a + b, 0)), inferMs };
+  } finally {
+    timer.restore();
+    model.dispose();
+    (c.resolve(DetectionTokens.Optimizer) as { dispose?: () => void }).dispose?.();
+  }
+}
+
+if (require.main === module) {
+  // node dist/bench/detection_bench.js profile <mobilenetv2|resnet18> [steps]  (SSLIGHT_NATIVE=0: wasm only)
+  const [mode, arch = 'mobilenetv2', steps = '3'] = process.argv.slice(2);
+  if (mode !== 'profile' || (arch !== 'mobilenetv2' && arch !== 'resnet18')) {
+    console.error('usage: node dist/bench/detection_bench.js profile <mobilenetv2|resnet18> [steps]');
+    process.exit(2);
+  }
+  selectBackend('wasm')
+    .then(() => profileDetection(arch, Number(steps)))
+    .then((r) => {
+      console.log(`${arch} training step (batch 2), ${nativeStatus().detail}; steps ${r.trainStepMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+      printKernelShares(r.train);
+      console.log(`\n${arch} inference (1 image); ${r.inferMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+      printKernelShares(r.infer);
+    });
 }

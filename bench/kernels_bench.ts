@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/core/backend';
 import { nativeKernels, nativeStatus, resetNativeForTests } from '../src/kernels/native';
 import { baseKernel } from '../src/kernels/wasm/originals';
+import { KernelTimer, printKernelShares, type KernelShare } from './kernel_timer';
 
 /**
  * Micro-benchmark of the heavy training kernels on wasm (1 thread) at MobileNetV2 shapes for
@@ -153,7 +154,7 @@ export interface StepProfile {
   native: string;
   step_ms: number[];
   /** Per top-level kernel: ms per step, share of the whole step, calls per step (largest first). */
-  kernels: Array<{ kernel: string; ms: number; share: number; calls: number }>;
+  kernels: KernelShare[];
   kernel_share: number;
   kernel_calls_per_step: number;
 }
@@ -177,51 +178,23 @@ export async function profileDinoStep(arch: string, steps = 3): Promise<StepProf
   const config = loadConfig(file, [...sets, 'callbacks.progress=false', 'callbacks.jsonl=false', 'callbacks.checkpoint=false']);
   const c = buildRunContainer(config, { runDir: null, backendName: 'wasm', maxSteps: steps + 1 });
   const trainer = createTrainer(c);
-  const time = new Map<string, number>();
-  const calls = new Map<string, number>();
-  let depth = 0;
-  let measuring = false;
-  const wrapped = tf.getKernelsForBackend('wasm');
-  for (const k of wrapped) {
-    const f = k.kernelFunc;
-    tf.unregisterKernel(k.kernelName, 'wasm');
-    tf.registerKernel({
-      ...k,
-      kernelFunc: (args) => {
-        if (depth > 0 || !measuring) return f(args);
-        depth++;
-        const t0 = performance.now();
-        try {
-          return f(args);
-        } finally {
-          depth--;
-          time.set(k.kernelName, (time.get(k.kernelName) ?? 0) + performance.now() - t0);
-          calls.set(k.kernelName, (calls.get(k.kernelName) ?? 0) + 1);
-        }
-      },
-    });
-  }
+  const timer = new KernelTimer('wasm');
   const stepMs: number[] = [];
   const events = c.resolve<import('../src/core/events').EventBus>(Tokens.Events);
-  events.events$.pipe(ofType('step:start')).subscribe(() => (measuring = stepMs.length >= 1));
+  events.events$.pipe(ofType('step:start')).subscribe(() => (timer.measuring = stepMs.length >= 1));
   events.events$.pipe(ofType('step:end')).subscribe((e) => {
     stepMs.push(e.step_ms);
-    measuring = false;
+    timer.measuring = false;
   });
   try {
     await trainer.run();
   } finally {
-    for (const k of wrapped) {
-      tf.unregisterKernel(k.kernelName, 'wasm');
-      tf.registerKernel(k);
-    }
+    timer.restore();
   }
   const measured = stepMs.slice(1);
   const total = measured.reduce((a, b) => a + b, 0);
   const n = measured.length;
-  const kernels = [...time.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(([kernel, ms]) => ({ kernel, ms: ms / n, share: ms / total, calls: (calls.get(kernel) ?? 0) / n }));
+  const kernels = timer.report(n, total);
   return {
     arch,
     native: nativeStatus().detail,
@@ -238,10 +211,7 @@ if (require.main === module) {
     // node dist/bench/kernels_bench.js profile <mobilenetv2|resnet18> [steps]  (SSLIGHT_NATIVE=0: wasm only)
     profileDinoStep(arch, Number(steps)).then((r) => {
       console.log(`${r.arch}, ${r.native}; steps ${r.step_ms.map((x) => x.toFixed(0)).join(', ')} ms`);
-      for (const k of r.kernels.filter((x) => x.share >= 0.002)) {
-        console.log(`${k.kernel.padEnd(40)} ${k.ms.toFixed(1).padStart(8)} ms ${(100 * k.share).toFixed(1).padStart(5)}%  ${k.calls} calls`);
-      }
-      console.log(`kernels ${(100 * r.kernel_share).toFixed(1)}% of the step, ${r.kernel_calls_per_step} calls per step`);
+      printKernelShares(r.kernels);
     });
   } else {
     runKernelBench().then((r) => console.log(JSON.stringify(r, null, 2)));
