@@ -19,6 +19,15 @@ export interface WeightsFile {
 
 let cache: { key: string; value: WeightsFile } | null = null;
 
+/** A run's `checkpoints/latest`: a small text file naming the newest checkpoint directory beside it. */
+function isLatestPointer(file: string): boolean {
+  if (path.basename(file) !== 'latest' || path.basename(path.dirname(file)) !== 'checkpoints') return false;
+  const st = fs.statSync(file);
+  if (!st.isFile() || st.size > 256) return false;
+  const name = fs.readFileSync(file, 'utf8').trim();
+  return name.length > 0 && !name.includes('/') && fs.existsSync(path.join(path.dirname(file), name));
+}
+
 /**
  * Read safetensors (by content: not a zip) or a torch.save file (.pth / .pth.tar / .pt). A
  * directory is taken as an sslight checkpoint (its model.safetensors). The last file read is
@@ -27,6 +36,7 @@ let cache: { key: string; value: WeightsFile } | null = null;
 export function readWeightsFile(file: string): WeightsFile {
   let target = path.resolve(file);
   if (!fs.existsSync(target)) throw new WeightsError(`weights file ${target}: no such file`);
+  if (isLatestPointer(target)) target = path.join(path.dirname(target), fs.readFileSync(target, 'utf8').trim());
   if (fs.statSync(target).isDirectory()) {
     // a run directory: its latest checkpoint
     const latest = path.join(target, 'checkpoints', 'latest');

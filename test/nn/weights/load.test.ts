@@ -114,6 +114,22 @@ describe('nn/weights: finding a backbone in a weights file', () => {
     dst.dispose();
   });
 
+  it('takes a run directory, a checkpoint directory, or the run\'s checkpoints/latest pointer', () => {
+    const src = backbone('mobilenetv2', { width: 0.25 }, 7);
+    const run = path.join(dir, 'run');
+    const step = path.join(run, 'checkpoints', 'step_00000010');
+    fs.mkdirSync(step, { recursive: true });
+    fs.writeFileSync(path.join(step, 'model.safetensors'), serializeSafetensors(moduleStateDict(src, 'student.backbone.')));
+    fs.writeFileSync(path.join(run, 'checkpoints', 'latest'), 'step_00000010\n');
+    for (const target of [run, step, path.join(run, 'checkpoints', 'latest')]) {
+      const dst = backbone('mobilenetv2', { width: 0.25 }, 8);
+      loadWeightsInto(dst, target);
+      sameState(dst, src);
+      dst.dispose();
+    }
+    src.dispose();
+  });
+
   it('recognises sslight checkpoints (student.backbone.*) and DDP module. prefixes, and ignores torchvision classifiers', () => {
     const src = backbone('mobilenetv2', { width: 0.25 }, 5);
     const plain = moduleStateDict(src);
