@@ -169,7 +169,7 @@ async function benchCase(arch: 'mobilenetv2' | 'resnet18', o: { warmup: number; 
 /** Both backbones on the active backend, then torchvision's; skipped when coco-mini is absent. */
 export async function runDetectionBench(opts: { quick?: boolean } = {}): Promise<DetectionBenchCase[] | { skipped: string }> {
   if (!fs.existsSync(path.join(COCO_MINI, 'annotations', 'instances_train.json'))) return { skipped: `${COCO_MINI} not found` };
-  const o = { warmup: 1, steps: opts.quick ? 2 : 3 };
+  const o = { warmup: 1, steps: opts.quick ? 2 : 7 }; // medians of 7: 3 left 50% swings in torch's numbers
   const out: DetectionBenchCase[] = [];
   for (const arch of ['mobilenetv2', 'resnet18'] as const) {
     process.stderr.write(`bench: detection ${arch} on ${tf.getBackend()}...\n`);

@@ -1,9 +1,12 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 /**
  * The optional native addon (see native_addon.c / build.sh): OpenBLAS sgemm and depth-wise
  * convolution gradients, working in place on the wasm heap at byte offsets.
+ * The GEMMs and convolutions split over the addon's own threads: SSLIGHT_NATIVE_THREADS, else the
+ * cores up to DEFAULT_NATIVE_THREADS_CAP.
  */
 export interface NativeKernels {
   /** C = op(A) @ op(B), row-major float32. */
@@ -31,7 +34,8 @@ export interface NativeKernels {
   larsUpdate?(heap: ArrayBuffer, offsets: number[], n: number, hyper: number[]): void;
   /** Offsets of [t, o, out] per pair and element counts: out = m t + (1 - m) o. */
   emaUpdate?(heap: ArrayBuffer, offsets: number[], counts: number[], m: number): void;
-  setThreads(n: number): void;
+  /** Threads for sgemm and the convolutions; operations under minWork multiply-adds (default 4e6) stay on one. */
+  setThreads(n: number, minWork?: number): void;
   getThreads(): number;
 }
 
@@ -59,6 +63,18 @@ function findAddon(): string | null {
   return null;
 }
 
+/** Default threads: the cores (at most 4: the split work is per convolution, small beyond that). */
+export const DEFAULT_NATIVE_THREADS_CAP = 4;
+
+/** Threads from SSLIGHT_NATIVE_THREADS (a positive whole number), else the cores up to the cap. */
+export function nativeThreads(env: string | undefined): { threads: number; note: string } {
+  const cores = Math.max(1, Math.min(DEFAULT_NATIVE_THREADS_CAP, os.availableParallelism?.() ?? os.cpus().length));
+  if (env === undefined || env.trim() === '') return { threads: cores, note: '' };
+  const n = Number(env);
+  if (Number.isInteger(n) && n > 0) return { threads: n, note: ' (SSLIGHT_NATIVE_THREADS)' };
+  return { threads: cores, note: ` (SSLIGHT_NATIVE_THREADS='${env}' is not a positive whole number: ignored)` };
+}
+
 function load(): { gemm: NativeKernels | null; status: NativeStatus } {
   if (process.env.SSLIGHT_NATIVE === '0') return { gemm: null, status: { available: false, detail: 'disabled by SSLIGHT_NATIVE=0' } };
   const file = findAddon();
@@ -67,10 +83,10 @@ function load(): { gemm: NativeKernels | null; status: NativeStatus } {
   }
   try {
     const gemm = require(file) as NativeKernels;
-    const threads = Number(process.env.SSLIGHT_NATIVE_THREADS ?? 1);
-    if (Number.isInteger(threads) && threads > 0) gemm.setThreads(threads);
+    const { threads, note } = nativeThreads(process.env.SSLIGHT_NATIVE_THREADS);
+    gemm.setThreads(threads);
     const dw = typeof gemm.dwFilterGrad === 'function' ? ' + depth-wise gradients' : '';
-    return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s), ${file}` } };
+    return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s)${note}, ${file}` } };
   } catch (e) {
     const msg = String(e instanceof Error ? e.message : e).split('\n')[0];
     return { gemm: null, status: { available: false, detail: `failed to load ${file}: ${msg}` } };

@@ -20,7 +20,8 @@
  *   each window in row-major scan order takes dy, as tfjs), geom as for the depth-wise kernels
  * expf(heap, xOff, outOff, N)                             out = exp(x), vectorised (Cody-Waite
  *   reduction + degree-6 polynomial, <= 2 ulp; results below FLT_MIN flush to 0)
- * setThreads(n), getThreads()                              OpenBLAS threads (default 1)
+ * setThreads(n[, minWork]), getThreads()                  threads for sgemm and the convolutions (default 1;
+ *   operations under minWork multiply-adds, default 4e6, stay on one)
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -28,13 +29,87 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
+#include <pthread.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "sslight_native: N-API call failed"); return NULL; } } while (0)
+
+/*
+ * Threads: OpenBLAS itself always runs on one thread; with setThreads(n > 1) the convolutions and
+ * the GEMM entry split their work over n threads of their own, each calling single-threaded sgemm.
+ * (OpenBLAS's own threading scaled 1.0-1.6x on the convolutions' chunked GEMMs here, and its
+ * spinning workers slowed the im2col between calls 2-4x; chunk-level threads give 1.6-1.7x.)
+ */
+#define MAX_THREADS 16
+static int g_threads = 1;
+/* Multiply-adds below which an operation stays on one thread (starting one costs tens of microseconds). */
+static double g_min_work = 4e6;
+
+typedef void (*task_fn)(void *ctx, int tid, int nt);
+typedef struct { task_fn fn; void *ctx; int tid, nt; } task_arg;
+
+static void *task_main(void *p) {
+  task_arg *a = (task_arg *)p;
+  a->fn(a->ctx, a->tid, a->nt);
+  return NULL;
+}
+
+/* Runs fn(ctx, t, nt) for every t in [0, nt); the caller runs t = 0 and any thread that failed to start. */
+static void parallel_for(task_fn fn, void *ctx, int nt) {
+  if (nt <= 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  pthread_t th[MAX_THREADS];
+  task_arg args[MAX_THREADS];
+  int started[MAX_THREADS] = {0};
+  for (int t = 1; t < nt; t++) {
+    args[t] = (task_arg){fn, ctx, t, nt};
+    started[t] = pthread_create(&th[t], NULL, task_main, &args[t]) == 0;
+  }
+  fn(ctx, 0, nt);
+  for (int t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else fn(ctx, t, nt);
+  }
+}
+
+/* Threads worth using for `work` multiply-adds. */
+static int threads_for(double work) {
+  if (g_threads <= 1 || work < g_min_work) return 1;
+  return g_threads;
+}
 
 static int64_t arg_int(napi_env env, napi_value v) {
   int64_t out = 0;
   napi_get_value_int64(env, v, &out);
   return out;
+}
+
+typedef struct {
+  bool ta, tb;
+  int64_t m, n, k;
+  const float *a, *b;
+  float *c;
+} gemm_task;
+
+/* Thread t's share of C = op(A) op(B): a band of C's rows, or of its columns when M is short. */
+static void gemm_part(void *ctx, int t, int nt) {
+  const gemm_task *g = (const gemm_task *)ctx;
+  const blasint lda = (blasint)(g->ta ? g->m : g->k), ldb = (blasint)(g->tb ? g->k : g->n);
+  const CBLAS_TRANSPOSE ta = g->ta ? CblasTrans : CblasNoTrans, tb = g->tb ? CblasTrans : CblasNoTrans;
+  if (g->m >= g->n || g->m >= 64 * nt) {
+    const int64_t i0 = g->m * t / nt, i1 = g->m * (t + 1) / nt;
+    if (i1 <= i0) return;
+    const float *a = g->ta ? g->a + i0 : g->a + i0 * g->k;
+    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)(i1 - i0), (blasint)g->n, (blasint)g->k, 1.0f, a, lda, g->b, ldb, 0.0f,
+                g->c + i0 * g->n, (blasint)g->n);
+  } else {
+    const int64_t j0 = g->n * t / nt, j1 = g->n * (t + 1) / nt;
+    if (j1 <= j0) return;
+    const float *b = g->tb ? g->b + j0 * g->k : g->b + j0;
+    cblas_sgemm(CblasRowMajor, ta, tb, (blasint)g->m, (blasint)(j1 - j0), (blasint)g->k, 1.0f, g->a, lda, b, ldb, 0.0f,
+                g->c + j0, (blasint)g->n);
+  }
 }
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
@@ -65,8 +140,8 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   const float *a = (const float *)((char *)data + ao);
   const float *b = (const float *)((char *)data + bo);
   float *c = (float *)((char *)data + co);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n,
-              (blasint)k, 1.0f, a, (blasint)(ta ? m : k), b, (blasint)(tb ? k : n), 0.0f, c, (blasint)n);
+  gemm_task task = {ta, tb, m, n, k, a, b, c};
+  parallel_for(gemm_part, &task, threads_for((double)m * n * k));
   return NULL;
 }
 
@@ -407,6 +482,56 @@ static void col2im_add(const conv_geom *g, const float *col, int64_t p0, int64_t
 
 enum conv_mode { CONV_FWD, CONV_FILTER_GRAD, CONV_INPUT_GRAD };
 
+typedef struct {
+  const conv_geom *g;
+  enum conv_mode mode;
+  float *p[3];
+  int64_t rows, K;
+  /* filter gradient: thread t's accumulator (t = 0: the output itself) */
+  float *partial[MAX_THREADS];
+  volatile int failed;
+} conv_task;
+
+/*
+ * Thread t's share of one convolution: chunks t, t + nt, ... of the output pixels (forward,
+ * filter gradient into its own accumulator), or the chunks of its own images (input gradient).
+ */
+static void conv_part(void *ctx, int t, int nt) {
+  conv_task *c = (conv_task *)ctx;
+  const conv_geom *g = c->g;
+  const int64_t P = g->N * g->OH * g->OW, K = c->K, rows = c->rows;
+  float *col = (float *)malloc((size_t)(rows * K) * sizeof(float));
+  if (!col) {
+    c->failed = 1;
+    return;
+  }
+  if (c->mode == CONV_INPUT_GRAD) {
+    const int64_t per_image = g->OH * g->OW;
+    const int64_t q0 = g->N * t / nt * per_image, q1 = g->N * (t + 1) / nt * per_image;
+    for (int64_t p0 = q0; p0 < q1; p0 += rows) {
+      const int64_t r = q1 - p0 < rows ? q1 - p0 : rows;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)r, (blasint)K, (blasint)g->Co, 1.0f,
+                  c->p[0] + p0 * g->Co, (blasint)g->Co, c->p[1], (blasint)g->Co, 0.0f, col, (blasint)K);
+      col2im_add(g, col, p0, r, c->p[2]);
+    }
+  } else {
+    int first = 1;
+    for (int64_t p0 = (int64_t)t * rows; p0 < P; p0 += (int64_t)nt * rows) {
+      const int64_t r = P - p0 < rows ? P - p0 : rows;
+      im2col(g, c->p[0], p0, r, col);
+      if (c->mode == CONV_FWD) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)r, (blasint)g->Co, (blasint)K, 1.0f, col,
+                    (blasint)K, c->p[1], (blasint)g->Co, 0.0f, c->p[2] + p0 * g->Co, (blasint)g->Co);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g->Co, (blasint)r, 1.0f, col,
+                    (blasint)K, c->p[1] + p0 * g->Co, (blasint)g->Co, first ? 0.0f : 1.0f, c->partial[t], (blasint)g->Co);
+        first = 0;
+      }
+    }
+  }
+  free(col);
+}
+
 static napi_value conv_common(napi_env env, napi_callback_info info, enum conv_mode mode) {
   size_t argc = 3;
   napi_value argv[3];
@@ -427,30 +552,33 @@ static napi_value conv_common(napi_env env, napi_callback_info info, enum conv_m
     napi_throw_range_error(env, NULL, "conv: operands outside the heap");
     return NULL;
   }
-  const int64_t rows = chunk_rows(&g);
-  float *col = (float *)malloc((size_t)(rows * K) * sizeof(float));
-  if (!col) {
+  conv_task task = {&g, mode, {p[0], p[1], p[2]}, chunk_rows(&g), K, {NULL}, 0};
+  int nt = threads_for((double)P * K * g.Co);
+  if (mode == CONV_INPUT_GRAD && nt > g.N) nt = (int)g.N; /* threads take whole images: dx regions stay disjoint */
+  if (nt > 1 && mode != CONV_INPUT_GRAD) {
+    const int64_t even = (P + nt - 1) / nt; /* small P: one chunk per thread rather than one uneven chunk */
+    if (even < task.rows) task.rows = even;
+  }
+  if (mode == CONV_INPUT_GRAD) memset(p[2], 0, (size_t)xs * sizeof(float));
+  if (mode == CONV_FILTER_GRAD) {
+    task.partial[0] = p[2];
+    for (int t = 1; t < nt; t++) {
+      task.partial[t] = (float *)calloc((size_t)ws, sizeof(float));
+      if (!task.partial[t]) task.failed = 1;
+    }
+  }
+  if (!task.failed) parallel_for(conv_part, &task, nt);
+  if (mode == CONV_FILTER_GRAD) {
+    for (int t = 1; t < nt; t++) {
+      if (!task.partial[t]) continue;
+      if (!task.failed) for (int64_t i = 0; i < ws; i++) p[2][i] += task.partial[t][i];
+      free(task.partial[t]);
+    }
+  }
+  if (task.failed) {
     napi_throw_error(env, NULL, "conv: out of memory");
     return NULL;
   }
-  if (mode == CONV_INPUT_GRAD) memset(p[2], 0, (size_t)xs * sizeof(float));
-  for (int64_t p0 = 0; p0 < P; p0 += rows) {
-    const int64_t r = P - p0 < rows ? P - p0 : rows;
-    if (mode == CONV_FWD) {
-      im2col(&g, p[0], p0, r, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)r, (blasint)g.Co, (blasint)K, 1.0f, col,
-                  (blasint)K, p[1], (blasint)g.Co, 0.0f, p[2] + p0 * g.Co, (blasint)g.Co);
-    } else if (mode == CONV_FILTER_GRAD) {
-      im2col(&g, p[0], p0, r, col);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)K, (blasint)g.Co, (blasint)r, 1.0f, col,
-                  (blasint)K, p[1] + p0 * g.Co, (blasint)g.Co, p0 == 0 ? 0.0f : 1.0f, p[2], (blasint)g.Co);
-    } else {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)r, (blasint)K, (blasint)g.Co, 1.0f,
-                  p[0] + p0 * g.Co, (blasint)g.Co, p[1], (blasint)g.Co, 0.0f, col, (blasint)K);
-      col2im_add(&g, col, p0, r, p[2]);
-    }
-  }
-  free(col);
   return NULL;
 }
 
@@ -655,17 +783,27 @@ static napi_value ema_update(napi_env env, napi_callback_info info) {
 }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  openblas_set_num_threads((int)arg_int(env, argv[0]));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "setThreads(n[, minWork])");
+    return NULL;
+  }
+  const int64_t n = arg_int(env, argv[0]);
+  g_threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+  if (argc >= 2) {
+    double w = 4e6;
+    CHECK(napi_get_value_double(env, argv[1], &w));
+    g_min_work = w < 0 ? 0 : w;
+  }
   return NULL;
 }
 
 static napi_value get_threads(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value out;
-  CHECK(napi_create_int32(env, openblas_get_num_threads(), &out));
+  CHECK(napi_create_int32(env, g_threads, &out));
   return out;
 }
 
@@ -688,7 +826,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"emaUpdate", NULL, ema_update, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
-  /* One thread by default, like the wasm backend; callers may raise it. */
+  /* OpenBLAS on one thread always (see parallel_for); setThreads raises our own threads. */
   openblas_set_num_threads(1);
   return exports;
 }

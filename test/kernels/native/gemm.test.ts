@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { nativeKernels, nativeStatus, resetNativeForTests } from '../../../src/kernels/native';
+import * as os from 'os';
+import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, resetNativeForTests } from '../../../src/kernels/native';
 import { expectClose } from '../../helpers/reference';
 import { valueAndGrads } from '../wasm/compare';
 
@@ -16,9 +17,24 @@ describe('native GEMM addon (optional)', () => {
     await tf.setBackend('cpu');
   });
 
-  it('reports itself available with its thread count', () => {
-    expect(nativeStatus().available).to.equal(true);
-    expect(nativeStatus().detail).to.match(/OpenBLAS sgemm .*addon, 1 thread/);
+  it('reports itself available with its thread count: SSLIGHT_NATIVE_THREADS, else the cores up to 4', () => {
+    const saved = process.env.SSLIGHT_NATIVE_THREADS;
+    try {
+      delete process.env.SSLIGHT_NATIVE_THREADS;
+      resetNativeForTests();
+      const cores = Math.min(DEFAULT_NATIVE_THREADS_CAP, os.availableParallelism());
+      expect(nativeStatus().available).to.equal(true);
+      expect(nativeStatus().detail).to.match(new RegExp(`OpenBLAS sgemm .*addon, ${cores} thread`));
+      expect(nativeKernels()?.getThreads()).to.equal(cores);
+      process.env.SSLIGHT_NATIVE_THREADS = '3';
+      resetNativeForTests();
+      expect(nativeKernels()?.getThreads()).to.equal(3);
+      expect(nativeStatus().detail).to.contain('3 thread(s) (SSLIGHT_NATIVE_THREADS)');
+    } finally {
+      if (saved === undefined) delete process.env.SSLIGHT_NATIVE_THREADS;
+      else process.env.SSLIGHT_NATIVE_THREADS = saved;
+      resetNativeForTests();
+    }
   });
 
   it('rejects operands outside the heap instead of reading past it', () => {
@@ -57,6 +73,20 @@ describe('native GEMM addon (optional)', () => {
       if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
       else process.env.SSLIGHT_NATIVE = saved;
       resetNativeForTests();
+    }
+  });
+});
+
+describe('SSLIGHT_NATIVE_THREADS', () => {
+  it('takes a positive whole number; anything else is named in the status and the cores are used', () => {
+    const cores = Math.min(DEFAULT_NATIVE_THREADS_CAP, os.availableParallelism());
+    expect(nativeThreads(undefined)).to.deep.equal({ threads: cores, note: '' });
+    expect(nativeThreads('')).to.deep.equal({ threads: cores, note: '' });
+    expect(nativeThreads('2').threads).to.equal(2);
+    for (const bad of ['0', '-1', '1.5', 'two']) {
+      const r = nativeThreads(bad);
+      expect(r.threads, bad).to.equal(cores);
+      expect(r.note, bad).to.contain(`SSLIGHT_NATIVE_THREADS='${bad}' is not a positive whole number`);
     }
   });
 });

@@ -27,7 +27,7 @@ describe('wasm BatchMatMul (transposed / batched) matches the cpu backend', () =
     await tf.setBackend('cpu');
   });
 
-  for (const mode of kernelModes()) {
+  for (const mode of kernelModes({ threads: true })) {
     for (const c of cases) {
       it(`${`${c.a.join('x')}${c.tA ? 'ᵀ' : ''} @ ${c.b.join('x')}${c.tB ? 'ᵀ' : ''}`} [${mode}]`, () => inMode(mode, async () => {
         const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, c.tA, c.tB);

@@ -53,17 +53,23 @@ export function maxRelErr(a: ArrayLike<number>, e: ArrayLike<number>, atol = 1e-
  * The wasm kernel paths to test: the XNNPACK compositions always, and the native addon's when
  * it is built here. `inMode` runs `body` with that choice in force.
  */
-export function kernelModes(): Array<'xnnpack' | 'native'> {
-  return nativeKernels() ? ['xnnpack', 'native'] : ['xnnpack'];
+export type KernelMode = 'xnnpack' | 'native' | 'native, 2 threads';
+
+export function kernelModes(opts: { threads?: boolean } = {}): KernelMode[] {
+  if (!nativeKernels()) return ['xnnpack'];
+  return opts.threads ? ['xnnpack', 'native', 'native, 2 threads'] : ['xnnpack', 'native'];
 }
 
-export async function inMode<T>(mode: 'xnnpack' | 'native', body: () => Promise<T>): Promise<T> {
+/** Runs `body` with that kernel path in force; '2 threads' splits even the tiny test shapes (minWork 0). */
+export async function inMode<T>(mode: KernelMode, body: () => Promise<T>): Promise<T> {
   const saved = process.env.SSLIGHT_NATIVE;
   if (mode === 'xnnpack') process.env.SSLIGHT_NATIVE = '0';
   resetNativeForTests();
+  if (mode === 'native, 2 threads') nativeKernels()?.setThreads(2, 0);
   try {
     return await body();
   } finally {
+    if (mode === 'native, 2 threads') nativeKernels()?.setThreads(1, 4e6);
     if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
     else process.env.SSLIGHT_NATIVE = saved;
     resetNativeForTests();

@@ -38,7 +38,7 @@ describe('wasm Conv2D gradients match the cpu backend', () => {
     await tf.setBackend('cpu');
   });
 
-  for (const mode of kernelModes()) {
+  for (const mode of kernelModes({ threads: true })) {
     for (const c of cases) {
       const name = `x ${c.x.join('x')}, ${c.k}x${c.k} -> ${c.co}, stride ${c.stride}, ${c.pad}`;
       it(`${name} [${mode}]`, () => inMode(mode, async () => {
