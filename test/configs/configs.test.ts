@@ -50,22 +50,22 @@ describe('configs/', () => {
   });
   // A `views: {name: dino}` in a file that extends an sslight-views one replaces the whole section
   // (so 224 px crops came back once): every CIFAR-10 pair must differ in the four knobs only.
-  for (const method of ['dino', 'mocov2', 'swav']) {
-    for (const backbone of ['mobilenetv2', 'resnet18']) {
-      it(`configs/cifar10: ${method}_${backbone} and ${method}_sslight_${backbone} differ in the views (and alpha) only`, () => {
-        const dir = path.join(repoRoot, 'configs', 'cifar10');
-        const dino = loadConfig(path.join(dir, `${method}_${backbone}.yaml`));
-        const ours = loadConfig(path.join(dir, `${method}_sslight_${backbone}.yaml`));
-        const dv = dino.views.options as Record<string, unknown>;
-        const ov = ours.views.options as Record<string, unknown>;
-        expect([dino.views.name, dv.global_crop_size, dv.local_crop_size, dv.global_crop_scale, dv.local_crop_scale]).to.deep.equal(['dino', 32, 14, [0.14, 1], [0.05, 0.14]]);
-        expect([ours.views.name, ov.global_crop_size, ov.local_crop_size, ov.global_crop_scale, ov.local_crop_scale]).to.deep.equal(['sslight', 32, 18, [0.3, 1], [0.05, 0.3]]);
-        const rest = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => !/crop_(size|scale)$/.test(k)));
-        expect(rest(dv)).to.deep.equal(rest(ov));
-        expect([dino.method.options.alpha, ours.method.options.alpha]).to.deep.equal([null, 0.4]);
-        expect({ ...dino.method.options, alpha: 0.4 }).to.deep.equal(ours.method.options);
-        for (const k of ['data', 'backbone', 'optimizer', 'trainer'] as const) expect(dino[k], k).to.deep.equal(ours[k]);
-      });
-    }
+  const pairs = ['dino', 'mocov2', 'swav'].flatMap((m) => ['mobilenetv2', 'resnet18'].map((b) => [m, b]));
+  pairs.push(['dino', 'mobilenetv2_small']);
+  for (const [method, backbone] of pairs) {
+    it(`configs/cifar10: ${method}_${backbone} and ${method}_sslight_${backbone} differ in the views (and alpha) only`, () => {
+      const dir = path.join(repoRoot, 'configs', 'cifar10');
+      const dino = loadConfig(path.join(dir, `${method}_${backbone}.yaml`));
+      const ours = loadConfig(path.join(dir, `${method}_sslight_${backbone}.yaml`));
+      const dv = dino.views.options as Record<string, unknown>;
+      const ov = ours.views.options as Record<string, unknown>;
+      expect([dino.views.name, dv.global_crop_size, dv.local_crop_size, dv.global_crop_scale, dv.local_crop_scale]).to.deep.equal(['dino', 32, 14, [0.14, 1], [0.05, 0.14]]);
+      expect([ours.views.name, ov.global_crop_size, ov.local_crop_size, ov.global_crop_scale, ov.local_crop_scale]).to.deep.equal(['sslight', 32, 18, [0.3, 1], [0.05, 0.3]]);
+      const rest = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => !/crop_(size|scale)$/.test(k)));
+      expect(rest(dv)).to.deep.equal(rest(ov));
+      expect([dino.method.options.alpha, ours.method.options.alpha]).to.deep.equal([null, 0.4]);
+      expect({ ...dino.method.options, alpha: 0.4 }).to.deep.equal(ours.method.options);
+      for (const k of ['data', 'backbone', 'optimizer', 'trainer'] as const) expect(dino[k], k).to.deep.equal(ours[k]);
+    });
   }
 });
