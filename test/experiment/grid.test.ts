@@ -160,24 +160,29 @@ describe('experiment: results.md', () => {
 });
 
 describe('configs/experiments', () => {
-  it('cifar10_views: DINO vs SSLight views on MobileNetV2, 3 seeds, same epochs and batch, k-NN + linear, random-init floor', () => {
-    const root = path.resolve(__dirname, '..', '..', '..');
-    const g = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views.yaml'));
-    expect(g.axes).to.deep.equal({ views: ['dino', 'sslight'], seed: ['0', '1', '2'] });
-    expect(g.cells.filter((c) => c.randomInit)).to.have.length(3);
-    expect(g.evaluations.knn).to.not.equal(undefined);
-    expect(g.evaluations.linear).to.not.equal(undefined);
-    const trained = g.cells.filter((c) => !c.randomInit);
-    const sec = (c: (typeof trained)[0], k: string) => c.config[k] as Record<string, unknown>;
-    for (const c of trained) {
-      expect(sec(c, 'backbone').name).to.equal('mobilenetv2');
-      expect(sec(c, 'method').name).to.equal('dino');
-      expect(sec(c, 'trainer').epochs).to.equal(sec(trained[0], 'trainer').epochs);
-      expect(sec(c, 'trainer').batch_size).to.equal(sec(trained[0], 'trainer').batch_size);
-      expect(sec(c, 'views').global_crop_size).to.equal(32);
-      // 224/96 and 224/128 scaled to a 32 px global view.
-      expect(sec(c, 'views').local_crop_size).to.equal(c.labels.views === 'dino' ? 14 : 18);
-      expect(sec(c, 'method').alpha).to.equal(c.labels.views === 'dino' ? null : 0.4);
-    }
-  });
+  for (const [file, smallInput] of [['cifar10_views.yaml', false], ['cifar10_views_small.yaml', true]] as const) {
+    it(`${file}: DINO vs SSLight views on MobileNetV2, 3 seeds, same epochs and batch, k-NN + linear, random-init floor`, () => {
+      const root = path.resolve(__dirname, '..', '..', '..');
+      const g = loadGrid(path.join(root, 'configs', 'experiments', file));
+      expect(g.axes.views).to.deep.equal(['dino', 'sslight']);
+      expect(g.axes.seed).to.deep.equal(['0', '1', '2']);
+      expect(g.cells).to.have.length(9);
+      expect(g.cells.filter((c) => c.randomInit)).to.have.length(3);
+      expect(g.evaluations.knn).to.not.equal(undefined);
+      expect(g.evaluations.linear).to.not.equal(undefined);
+      const trained = g.cells.filter((c) => !c.randomInit);
+      const sec = (c: (typeof trained)[0], k: string) => c.config[k] as Record<string, unknown>;
+      for (const c of trained) {
+        expect(sec(c, 'backbone').name).to.equal('mobilenetv2');
+        expect(sec(c, 'method').name).to.equal('dino');
+        expect(sec(c, 'trainer').epochs).to.equal(sec(trained[0], 'trainer').epochs);
+        expect(sec(c, 'trainer').batch_size).to.equal(sec(trained[0], 'trainer').batch_size);
+        expect(sec(c, 'views').global_crop_size).to.equal(32);
+        // 224/96 and 224/128 scaled to a 32 px global view.
+        expect(sec(c, 'views').local_crop_size).to.equal(c.labels.views === 'dino' ? 14 : 18);
+        expect(sec(c, 'method').alpha).to.equal(c.labels.views === 'dino' ? null : 0.4);
+        expect(sec(c, 'backbone').small_input ?? false).to.equal(smallInput);
+      }
+    });
+  }
 });
