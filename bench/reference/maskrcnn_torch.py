@@ -3,7 +3,7 @@
 /usr/bin/python3 has torch and torchvision. Not a dependency of the project.
 
 torchvision's Mask R-CNN built with the sizes of configs/detection/mask_rcnn_fpn_<arch>_coco_mini.yaml:
---arch mobilenetv2: MobileNetV2 features, FPN (128 channels) on features 13 + 18 (C4, C5) plus
+--arch mobilenetv2: MobileNetV2 features (--width, the config's), FPN (128 channels) on features 13 + 18 (C4, C5) plus
 P6 max-pool, anchors (32,64,128)/(64,128,256)/(128,256,512) x 0.5/1/2 on P4-P6, RoI heads on P4, P5;
 --arch resnet18: ResNet-18 C2-C5 -> P2-P6 (128 channels), one anchor size per level, RoI heads on P2-P5.
 Both: trainable BatchNorm, RPN top-k 1000/500 train and 500/300 test per level / image, 128 RoIs
@@ -30,10 +30,12 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 
-def build(arch, channels=128):
+def build(arch, channels=128, width=1.0):
     if arch == 'mobilenetv2':
-        body = torchvision.models.mobilenet_v2().features
-        backbone = BackboneWithFPN(body, {'13': '0', '18': '1'}, [96, 1280], channels, LastLevelMaxPool())
+        body = torchvision.models.mobilenet_v2(width_mult=width).features
+        # C4 / C5 channels (96 / 1280 at width 1.0) read off the blocks
+        c4, c5 = body[13].out_channels, body[18].out_channels
+        backbone = BackboneWithFPN(body, {'13': '0', '18': '1'}, [c4, c5], channels, LastLevelMaxPool())
         anchors = AnchorGenerator(((32, 64, 128), (64, 128, 256), (128, 256, 512)), ((0.5, 1.0, 2.0),) * 3)
         names = ['0', '1']
         rpn_anchors = 9
@@ -83,11 +85,12 @@ def main():
     p.add_argument('--arch', default='mobilenetv2', choices=['mobilenetv2', 'resnet18'])
     p.add_argument('--steps', type=int, default=4)
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--width', type=float, default=1.0, help='MobileNetV2 width multiplier')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model = build(a.arch)
+    model = build(a.arch, width=a.width)
     opt = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9, weight_decay=1e-4)
     images = [torch.rand(3, 320, 427, generator=g) for _ in range(2)]
     tg = targets(g)
@@ -112,6 +115,7 @@ def main():
                 infer.append(time.perf_counter() - t0)
     print(json.dumps({
         'arch': a.arch,
+        'width': a.width if a.arch == 'mobilenetv2' else None,
         'torch': torch.__version__,
         'torchvision': torchvision.__version__,
         'threads': a.threads,
