@@ -61,6 +61,17 @@ describe('configs/detection: every detection config resolves and builds', functi
     });
   }
 
+  it("the pre-trainings that the MobileNetV2 coco-mini detector fine-tunes (README) have its width; the paper's files have 1.0", () => {
+    const width = (f: string) => resolveDetectionConfig(loadConfigFile(path.join(DIR, f))).model.backbone.options.width;
+    expect(width('mask_rcnn_fpn_mobilenetv2_1x.yaml')).to.equal(1.0);
+    const mini = width('mask_rcnn_fpn_mobilenetv2_coco_mini.yaml');
+    for (const pre of ['../coco_mini/dino_sslight_mobilenetv2.yaml', '../cifar10/dino_sslight_mobilenetv2_small.yaml']) {
+      const backbone = loadConfigFile(path.join(DIR, pre)).backbone as { name: string; width: number };
+      expect(backbone.name, pre).to.equal('mobilenetv2');
+      expect(backbone.width, pre).to.equal(mini);
+    }
+  });
+
   it('a bad key is a ConfigError naming it', () => {
     const doc = loadConfigFile(path.join(DIR, 'mask_rcnn_fpn_resnet18_coco_mini.yaml'));
     expect(() => resolveDetectionConfig({ ...doc, solver: { ...(doc.solver as object), base_lr: -1 } })).to.throw(/solver\.base_lr/);
