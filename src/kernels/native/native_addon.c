@@ -22,6 +22,7 @@
  *   reduction + degree-6 polynomial, <= 2 ulp; results below FLT_MIN flush to 0)
  * setThreads(n[, minWork]), getThreads()                  threads for sgemm and the convolutions (default 1;
  *   operations under minWork multiply-adds, default 4e6, stay on one)
+ * blasCore()                                              OpenBLAS's kernel set (openblas_get_corename)
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -807,11 +808,20 @@ static napi_value get_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The OpenBLAS kernel set in use (DYNAMIC_ARCH picks it when the library loads). */
+static napi_value blas_core(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, openblas_get_corename(), NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"blasCore", NULL, blas_core, NULL, NULL, NULL, napi_default, NULL},
       {"dwFilterGrad", NULL, dw_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"dwInputGrad", NULL, dw_input_grad, NULL, NULL, NULL, napi_default, NULL},
       {"relu6Grad", NULL, relu6_grad, NULL, NULL, NULL, napi_default, NULL},

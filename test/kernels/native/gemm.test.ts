@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as os from 'os';
-import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, resetNativeForTests } from '../../../src/kernels/native';
+import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, openblasCoreFor, resetNativeForTests } from '../../../src/kernels/native';
 import { expectClose } from '../../helpers/reference';
 import { valueAndGrads } from '../wasm/compare';
 
@@ -88,5 +88,35 @@ describe('SSLIGHT_NATIVE_THREADS', () => {
       expect(r.threads, bad).to.equal(cores);
       expect(r.note, bad).to.contain(`SSLIGHT_NATIVE_THREADS='${bad}' is not a positive whole number`);
     }
+  });
+});
+
+describe('OPENBLAS_CORETYPE', () => {
+  const cpu = (vendor: string, flags: string) => `processor\t: 0\nvendor_id\t: ${vendor}\nflags\t\t: fpu sse2 avx2 fma ${flags}\n\nprocessor\t: 1\n`;
+  const avx512 = 'avx512f avx512dq avx512cd avx512bw avx512vl';
+
+  it('is set to SkylakeX for an AMD CPU with AVX-512 when the environment has none, and left alone otherwise', () => {
+    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), undefined).set).to.equal('SkylakeX');
+    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), ' ').set).to.equal('SkylakeX');
+    // One of SkylakeX's instruction sets missing (Zen 3 has none of them): OpenBLAS's own choice.
+    expect(openblasCoreFor(cpu('AuthenticAMD', 'avx512f avx512dq avx512cd avx512vl'), undefined)).to.deep.equal({ set: null, note: '' });
+    expect(openblasCoreFor(cpu('AuthenticAMD', ''), undefined)).to.deep.equal({ set: null, note: '' });
+    // OpenBLAS detects Intel's AVX-512 CPUs itself.
+    expect(openblasCoreFor(cpu('GenuineIntel', avx512), undefined)).to.deep.equal({ set: null, note: '' });
+    expect(openblasCoreFor('', undefined)).to.deep.equal({ set: null, note: '' });
+  });
+
+  it("keeps the environment's value and says when SkylakeX would be faster", () => {
+    const slow = openblasCoreFor(cpu('AuthenticAMD', avx512), 'Haswell');
+    expect(slow.set).to.equal(null);
+    expect(slow.note).to.contain('OPENBLAS_CORETYPE=Haswell from the environment').and.contain('OPENBLAS_CORETYPE=SkylakeX');
+    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), 'SKYLAKEX').note).to.not.contain('faster');
+    expect(openblasCoreFor(cpu('GenuineIntel', avx512), 'Haswell').note).to.not.contain('faster');
+  });
+
+  it('the status names the kernel set OpenBLAS runs', function () {
+    resetNativeForTests();
+    if (!nativeKernels()) this.skip();
+    expect(nativeStatus().detail).to.match(/OpenBLAS core [A-Za-z0-9]+/);
   });
 });
