@@ -171,6 +171,13 @@ async function activate(name: BackendName): Promise<string | null> {
   return null;
 }
 
+/** The run-start line's reason, with the native kernels' state when they serve the backend (wasm). */
+function withNative(name: BackendName, reason: string): string {
+  if (name !== 'wasm') return reason;
+  const native = nativeStatus();
+  return `${reason}; native kernels: ${native.available ? native.detail : `no, ${native.detail}`}`;
+}
+
 /**
  * Selects and activates a backend. With `requested` (a canonical name or alias) that backend or
  * an error saying why it cannot load; otherwise the first of tensorflow-gpu, tensorflow, wasm, cpu
@@ -181,14 +188,14 @@ export async function selectBackend(requested?: string): Promise<BackendChoice> 
     const name = canonicalBackendName(requested);
     const failure = await activate(name);
     if (failure) throw new BackendUnavailableError(`backend '${name}' was requested but is unavailable: ${failure}`);
-    return { name, reason: 'requested', probes: await probeBackends() };
+    return { name, reason: withNative(name, 'requested'), probes: await probeBackends() };
   }
   const skipped: string[] = [];
   for (const name of BACKEND_ORDER) {
     const failure = await activate(name);
     if (!failure) {
       const reason = skipped.length ? `first that loads; skipped ${skipped.join('; ')}` : 'first that loads';
-      return { name, reason, probes: await probeBackends() };
+      return { name, reason: withNative(name, reason), probes: await probeBackends() };
     }
     skipped.push(`${name} (${failure})`);
   }

@@ -55,6 +55,8 @@ describe('backend selection', () => {
   it('activates wasm with the training kernels registered', async () => {
     const choice = await selectBackend('wasm');
     expect(choice.name).to.equal('wasm');
+    // The run-start line says whether the native kernels serve it.
+    expect(choice.reason).to.match(/^requested; native kernels: /);
     expect(tf.getBackend()).to.equal('wasm');
     for (const k of ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) {
       expect(tf.getKernel(k, 'wasm'), k).to.not.equal(undefined);
