@@ -77,25 +77,23 @@ export function nativeThreads(env: string | undefined): { threads: number; note:
   return { threads: cores, note: ` (SSLIGHT_NATIVE_THREADS='${env}' is not a positive whole number: ignored)` };
 }
 
-const SKYLAKEX_FLAGS = ['avx512f', 'avx512cd', 'avx512dq', 'avx512bw', 'avx512vl'];
+const AVX512_FLAGS = ['avx512f', 'avx512cd', 'avx512dq', 'avx512bw', 'avx512vl'];
+const AVX512_CORES = ['skylakex', 'cooperlake', 'sapphirerapids'];
 
 /**
- * OpenBLAS 0.3.21 (Debian 12) runs AMD CPUs with AVX-512 (Zen 4) on its AVX2 "Haswell" kernels;
- * its "SkylakeX" sgemm is 1.5-1.9x faster there (95-108 against 154-202 GFLOP/s per core,
- * measured on an EPYC). `set`: the OPENBLAS_CORETYPE to give OpenBLAS before it loads, when the
- * environment has none; a value from the environment is kept, and `note` says when it is slower.
- * `cpuinfo` is /proc/cpuinfo's text.
+ * What the status says of OPENBLAS_CORETYPE (`env`), given /proc/cpuinfo's text. OpenBLAS picks
+ * its kernels itself when it loads (on the development VM's EPYC: Cooperlake); a core pinned by
+ * the environment is kept, but on an AVX-512 CPU a pin to an older set (the VM pins Haswell) runs
+ * sgemm 1.5-1.9x slower (95-108 against 154-202 GFLOP/s per core there), so the note says so.
  */
-export function openblasCoreFor(cpuinfo: string, env: string | undefined): { set: string | null; note: string } {
-  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(cpuinfo)?.[1];
-  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/));
-  const amdAvx512 = vendor === 'AuthenticAMD' && SKYLAKEX_FLAGS.every((f) => flags.has(f));
+export function openblasCoreNote(cpuinfo: string, env: string | undefined): string {
   const given = env?.trim() ?? '';
-  if (given === '') return amdAvx512 ? { set: 'SkylakeX', note: ' (set by sslight: AVX-512 on an AMD CPU)' } : { set: null, note: '' };
-  if (amdAvx512 && given.toLowerCase() !== 'skylakex') {
-    return { set: null, note: ` (OPENBLAS_CORETYPE=${given} from the environment; this CPU has AVX-512, where OPENBLAS_CORETYPE=SkylakeX runs sgemm 1.5-1.9x faster)` };
+  if (given === '') return '';
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/));
+  if (AVX512_FLAGS.every((f) => flags.has(f)) && !AVX512_CORES.includes(given.toLowerCase())) {
+    return ` (OPENBLAS_CORETYPE=${given} from the environment; this CPU has AVX-512, where OpenBLAS's own choice, or SkylakeX, runs sgemm 1.5-1.9x faster)`;
   }
-  return { set: null, note: ' (OPENBLAS_CORETYPE from the environment)' };
+  return ' (OPENBLAS_CORETYPE from the environment)';
 }
 
 function readCpuinfo(): string {
@@ -112,15 +110,12 @@ function load(): { gemm: NativeKernels | null; status: NativeStatus } {
   if (!file) {
     return { gemm: null, status: { available: false, detail: `not built (sh src/kernels/native/build.sh; needs libopenblas-dev)` } };
   }
-  // Read by OpenBLAS when the addon's dlopen loads it, so it must be set before the require.
-  const core = openblasCoreFor(readCpuinfo(), process.env.OPENBLAS_CORETYPE);
-  if (core.set) process.env.OPENBLAS_CORETYPE = core.set;
   try {
     const gemm = require(file) as NativeKernels;
     const { threads, note } = nativeThreads(process.env.SSLIGHT_NATIVE_THREADS);
     gemm.setThreads(threads);
     const dw = typeof gemm.dwFilterGrad === 'function' ? ' + depth-wise gradients' : '';
-    const blas = gemm.blasCore ? `, OpenBLAS core ${gemm.blasCore()}${core.note}` : '';
+    const blas = gemm.blasCore ? `, OpenBLAS core ${gemm.blasCore()}${openblasCoreNote(readCpuinfo(), process.env.OPENBLAS_CORETYPE)}` : '';
     return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s)${note}${blas}, ${file}` } };
   } catch (e) {
     const msg = String(e instanceof Error ? e.message : e).split('\n')[0];

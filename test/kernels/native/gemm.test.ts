@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as os from 'os';
-import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, openblasCoreFor, resetNativeForTests } from '../../../src/kernels/native';
+import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, openblasCoreNote, resetNativeForTests } from '../../../src/kernels/native';
 import { expectClose } from '../../helpers/reference';
 import { valueAndGrads } from '../wasm/compare';
 
@@ -92,26 +92,18 @@ describe('SSLIGHT_NATIVE_THREADS', () => {
 });
 
 describe('OPENBLAS_CORETYPE', () => {
-  const cpu = (vendor: string, flags: string) => `processor\t: 0\nvendor_id\t: ${vendor}\nflags\t\t: fpu sse2 avx2 fma ${flags}\n\nprocessor\t: 1\n`;
+  const cpu = (flags: string) => `processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 fma ${flags}\n\nprocessor\t: 1\n`;
   const avx512 = 'avx512f avx512dq avx512cd avx512bw avx512vl';
 
-  it('is set to SkylakeX for an AMD CPU with AVX-512 when the environment has none, and left alone otherwise', () => {
-    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), undefined).set).to.equal('SkylakeX');
-    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), ' ').set).to.equal('SkylakeX');
-    // One of SkylakeX's instruction sets missing (Zen 3 has none of them): OpenBLAS's own choice.
-    expect(openblasCoreFor(cpu('AuthenticAMD', 'avx512f avx512dq avx512cd avx512vl'), undefined)).to.deep.equal({ set: null, note: '' });
-    expect(openblasCoreFor(cpu('AuthenticAMD', ''), undefined)).to.deep.equal({ set: null, note: '' });
-    // OpenBLAS detects Intel's AVX-512 CPUs itself.
-    expect(openblasCoreFor(cpu('GenuineIntel', avx512), undefined)).to.deep.equal({ set: null, note: '' });
-    expect(openblasCoreFor('', undefined)).to.deep.equal({ set: null, note: '' });
-  });
-
-  it("keeps the environment's value and says when SkylakeX would be faster", () => {
-    const slow = openblasCoreFor(cpu('AuthenticAMD', avx512), 'Haswell');
-    expect(slow.set).to.equal(null);
-    expect(slow.note).to.contain('OPENBLAS_CORETYPE=Haswell from the environment').and.contain('OPENBLAS_CORETYPE=SkylakeX');
-    expect(openblasCoreFor(cpu('AuthenticAMD', avx512), 'SKYLAKEX').note).to.not.contain('faster');
-    expect(openblasCoreFor(cpu('GenuineIntel', avx512), 'Haswell').note).to.not.contain('faster');
+  it("the status says when the environment pins OpenBLAS to kernels slower than the CPU's", () => {
+    expect(openblasCoreNote(cpu(avx512), undefined)).to.equal('');
+    expect(openblasCoreNote(cpu(avx512), ' ')).to.equal('');
+    const slow = openblasCoreNote(cpu(avx512), 'Haswell');
+    expect(slow).to.contain('OPENBLAS_CORETYPE=Haswell from the environment').and.contain('faster');
+    for (const fast of ['SkylakeX', 'COOPERLAKE']) expect(openblasCoreNote(cpu(avx512), fast), fast).to.equal(' (OPENBLAS_CORETYPE from the environment)');
+    // Without all of AVX-512's F/CD/DQ/BW/VL, Haswell is the best set: nothing to say.
+    expect(openblasCoreNote(cpu('avx512f avx512dq avx512cd avx512vl'), 'Haswell')).to.equal(' (OPENBLAS_CORETYPE from the environment)');
+    expect(openblasCoreNote('', 'Haswell')).to.equal(' (OPENBLAS_CORETYPE from the environment)');
   });
 
   it('the status names the kernel set OpenBLAS runs', function () {
