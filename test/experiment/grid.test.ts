@@ -164,6 +164,7 @@ describe('configs/experiments', () => {
     it(`${file}: DINO vs SSLight views on MobileNetV2, 3 seeds, same epochs and batch, k-NN + linear, random-init floor`, () => {
       const root = path.resolve(__dirname, '..', '..', '..');
       const g = loadGrid(path.join(root, 'configs', 'experiments', file));
+      expect(Object.keys(g.axes).sort()).to.deep.equal(['seed', 'views']);
       expect(g.axes.views).to.deep.equal(['dino', 'sslight']);
       expect(g.axes.seed).to.deep.equal(['0', '1', '2']);
       expect(g.cells).to.have.length(9);
