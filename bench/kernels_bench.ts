@@ -146,7 +146,76 @@ export async function runKernelBench(): Promise<Record<string, unknown>> {
     resetNativeForTests();
     if (previous && previous !== 'wasm') await tf.setBackend(previous);
   }
-  return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', modes };
+  const winograd = await runWinogradBench();
+  return { backend: 'wasm', threads: 1, native_gemm: nativeStatus().detail, batch: B, input: '64x64 MobileNetV2 shapes', modes, winograd };
+}
+
+export interface WinogradTiming {
+  shape: string;
+  kernel: string;
+  im2col_ms: number;
+  winograd_ms: number;
+  speedup: number;
+}
+
+/**
+ * 3x3 stride-1 "same" convolutions and their gradients at detector and CIFAR ResNet shapes, on
+ * the native addon (1 thread): im2col + sgemm against Winograd F(2x2, 3x3), best of `reps`,
+ * alternating the two so that a busy machine slows both alike. Empty without the addon.
+ */
+export async function runWinogradBench(reps = 5): Promise<WinogradTiming[]> {
+  await selectBackend('wasm');
+  const native = nativeKernels();
+  if (!native?.setWinograd) return [];
+  const shapes: Array<[string, number, number, number, number, number]> = [
+    // [tag, N, H, W, Ci, Co]
+    ['ResNet-18 C2, coco-mini batch 2', 2, 80, 120, 64, 64],
+    ['ResNet-18 C3', 2, 40, 60, 128, 128],
+    ['ResNet-18 C4', 2, 20, 30, 256, 256],
+    ['ResNet-18 C5', 2, 10, 15, 512, 512],
+    ['FPN / RPN P2, 128 channels', 2, 80, 120, 128, 128],
+    ['FPN / RPN P4', 2, 20, 30, 128, 128],
+    ['mask head, 64 RoIs of 14x14', 64, 14, 14, 128, 128],
+    ['CIFAR ResNet-18 layer1, batch 32', 32, 32, 32, 64, 64],
+    ['CIFAR ResNet-18 layer4, batch 32', 32, 4, 4, 512, 512],
+  ];
+  const out: WinogradTiming[] = [];
+  native.setThreads(1);
+  try {
+    for (const [tag, n, h, w, ci, co] of shapes) {
+      const x = tf.randomNormal([n, h, w, ci]);
+      const f = tf.randomNormal([3, 3, ci, co]);
+      const dy = tf.randomNormal([n, h, w, co]);
+      const common = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] };
+      const kernels: Array<[string, Record<string, tf.Tensor>, Record<string, unknown>]> = [
+        ['Conv2D', { x, filter: f }, common],
+        ['Conv2DBackpropInput', { dy, filter: f }, { ...common, inputShape: [n, h, w, ci] }],
+        ['Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: [3, 3, ci, co] }],
+      ];
+      for (const [kernel, inputs, attrs] of kernels) {
+        const best = [Infinity, Infinity];
+        for (let r = 0; r <= reps; r++) {
+          for (const wino of [0, 1]) {
+            native.setWinograd(wino === 1 ? 2 : 0);
+            const t0 = performance.now();
+            (tf.engine().runKernel(kernel, inputs as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor).dispose();
+            if (r > 0) best[wino] = Math.min(best[wino], performance.now() - t0);
+          }
+        }
+        out.push({
+          shape: `${tag}: [${n},${h},${w},${ci}] -> ${co}`,
+          kernel,
+          im2col_ms: Number(best[0].toFixed(2)),
+          winograd_ms: Number(best[1].toFixed(2)),
+          speedup: Number((best[0] / best[1]).toFixed(2)),
+        });
+      }
+      tf.dispose([x, f, dy]);
+    }
+  } finally {
+    resetNativeForTests(); // the addon's defaults (threads, Winograd policy) again
+  }
+  return out;
 }
 
 export interface StepProfile {
@@ -207,7 +276,12 @@ export async function profileDinoStep(arch: string, steps = 3): Promise<StepProf
 
 if (require.main === module) {
   const [mode, arch = 'mobilenetv2', steps = '3'] = process.argv.slice(2);
-  if (mode === 'profile') {
+  if (mode === 'winograd') {
+    // node dist/bench/kernels_bench.js winograd
+    runWinogradBench().then((rows) => {
+      for (const r of rows) console.log(`${r.shape.padEnd(62)} ${r.kernel.padEnd(22)} ${String(r.im2col_ms).padStart(8)} ${String(r.winograd_ms).padStart(8)} ms  x${r.speedup}`);
+    });
+  } else if (mode === 'profile') {
     // node dist/bench/kernels_bench.js profile <mobilenetv2|resnet18> [steps]  (SSLIGHT_NATIVE=0: wasm only)
     profileDinoStep(arch, Number(steps)).then((r) => {
       console.log(`${r.arch}, ${r.native}; steps ${r.step_ms.map((x) => x.toFixed(0)).join(', ')} ms`);

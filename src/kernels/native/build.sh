@@ -12,5 +12,5 @@ node_inc=${NODE_INCLUDE:-$(node -p "require('path').resolve(process.execPath, '.
 [ -f "$node_inc/node_api.h" ] || node_inc=/usr/include/node
 cc=${CC:-cc}
 $cc -O3 -march=native -shared -fPIC -DNODE_GYP_MODULE_NAME=sslight_native -I"$node_inc" \
-  "$here/native_addon.c" -lopenblas -lm -o "$out/sslight_native.node"
+  "$here/native_addon.c" "$here/winograd.c" -lopenblas -lm -o "$out/sslight_native.node"
 echo "built $out/sslight_native.node"

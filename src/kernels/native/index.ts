@@ -37,6 +37,11 @@ export interface NativeKernels {
   /** Threads for sgemm and the convolutions; operations under minWork multiply-adds (default 4e6) stay on one. */
   setThreads(n: number, minWork?: number): void;
   getThreads(): number;
+  /**
+   * Which 3x3 stride-1 "same" convolutions (and gradients) run as Winograd F(2x2, 3x3): 0 none,
+   * 1 the shapes where it is faster than im2col + sgemm (the default), 2 all of them.
+   */
+  setWinograd?(policy: 0 | 1 | 2): void;
   /** OpenBLAS's kernel set (Haswell, SkylakeX, ...). */
   blasCore?(): string;
 }
@@ -77,6 +82,14 @@ export function nativeThreads(env: string | undefined): { threads: number; note:
   return { threads: cores, note: ` (SSLIGHT_NATIVE_THREADS='${env}' is not a positive whole number: ignored)` };
 }
 
+/** SSLIGHT_WINOGRAD: `0` turns the Winograd convolutions off (for comparisons); on otherwise. */
+export function winogradSetting(env: string | undefined): { enabled: boolean; note: string } {
+  const v = env?.trim() ?? '';
+  if (v === '' || v === '1') return { enabled: true, note: '' };
+  if (v === '0') return { enabled: false, note: ' (SSLIGHT_WINOGRAD=0)' };
+  return { enabled: true, note: ` (SSLIGHT_WINOGRAD='${env}' is not 0 or 1: ignored)` };
+}
+
 const AVX512_FLAGS = ['avx512f', 'avx512cd', 'avx512dq', 'avx512bw', 'avx512vl'];
 const AVX512_CORES = ['skylakex', 'cooperlake', 'sapphirerapids'];
 
@@ -114,9 +127,12 @@ function load(): { gemm: NativeKernels | null; status: NativeStatus } {
     const gemm = require(file) as NativeKernels;
     const { threads, note } = nativeThreads(process.env.SSLIGHT_NATIVE_THREADS);
     gemm.setThreads(threads);
+    const winograd = winogradSetting(process.env.SSLIGHT_WINOGRAD);
+    gemm.setWinograd?.(winograd.enabled ? 1 : 0);
     const dw = typeof gemm.dwFilterGrad === 'function' ? ' + depth-wise gradients' : '';
+    const wino = gemm.setWinograd ? `, Winograd 3x3 convolutions ${winograd.enabled ? 'on' : 'off'}${winograd.note}` : '';
     const blas = gemm.blasCore ? `, OpenBLAS core ${gemm.blasCore()}${openblasCoreNote(readCpuinfo(), process.env.OPENBLAS_CORETYPE)}` : '';
-    return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s)${note}${blas}, ${file}` } };
+    return { gemm, status: { available: true, detail: `OpenBLAS sgemm${dw} addon, ${gemm.getThreads()} thread(s)${note}${wino}${blas}, ${file}` } };
   } catch (e) {
     const msg = String(e instanceof Error ? e.message : e).split('\n')[0];
     return { gemm: null, status: { available: false, detail: `failed to load ${file}: ${msg}` } };

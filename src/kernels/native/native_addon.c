@@ -11,7 +11,8 @@
  * bnTrain(heap, [x, gamma, beta, y, mean, var], M, C, eps) training batch norm over M rows of C
  * bnTrainGrad(heap, [dy, x, mean, var, gamma, dx, dgamma, dbeta], M, C, eps)   its gradient
  * conv2d(heap, [x, w, y], cgeom), conv2dFilterGrad(heap, [x, dy, dw], cgeom),
- * conv2dInputGrad(heap, [dy, w, dx], cgeom)                im2col (in row chunks) + sgemm;
+ * conv2dInputGrad(heap, [dy, w, dx], cgeom)                im2col (in row chunks) + sgemm, or
+ *   Winograd F(2x2, 3x3) for 3x3 stride-1 "same" convolutions (winograd.c);
  *   cgeom = [N, H, W, Ci, OH, OW, Co, KH, KW, strideH, strideW, padTop, padLeft], NHWC / HWIO
  * larsUpdate(heap, [p, g, mu, pOut, muOut], N, [lr, wd, momentum, eta, adapt])  one LARS step
  *   of one parameter (norms, trust ratio, momentum, update) in two passes
@@ -23,6 +24,8 @@
  * setThreads(n[, minWork]), getThreads()                  threads for sgemm and the convolutions (default 1;
  *   operations under minWork multiply-adds, default 4e6, stay on one)
  * blasCore()                                              OpenBLAS's kernel set (openblas_get_corename)
+ * setWinograd(policy)                                     which convolutions go to Winograd: 0 none,
+ *   1 those where it is faster (the default), 2 every 3x3 stride-1 "same" one
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -31,6 +34,8 @@
 #include <string.h>
 #include <math.h>
 #include <pthread.h>
+#include "native.h"
+#include "winograd.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "sslight_native: N-API call failed"); return NULL; } } while (0)
 
@@ -40,12 +45,10 @@
  * (OpenBLAS's own threading scaled 1.0-1.6x on the convolutions' chunked GEMMs here, and its
  * spinning workers slowed the im2col between calls 2-4x; chunk-level threads give 1.6-1.7x.)
  */
-#define MAX_THREADS 16
 static int g_threads = 1;
 /* Multiply-adds below which an operation stays on one thread (starting one costs tens of microseconds). */
 static double g_min_work = 4e6;
 
-typedef void (*task_fn)(void *ctx, int tid, int nt);
 typedef struct { task_fn fn; void *ctx; int tid, nt; } task_arg;
 
 static void *task_main(void *p) {
@@ -55,7 +58,7 @@ static void *task_main(void *p) {
 }
 
 /* Runs fn(ctx, t, nt) for every t in [0, nt); the caller runs t = 0 and any thread that failed to start. */
-static void parallel_for(task_fn fn, void *ctx, int nt) {
+void parallel_for(task_fn fn, void *ctx, int nt) {
   if (nt <= 1) {
     fn(ctx, 0, 1);
     return;
@@ -75,7 +78,7 @@ static void parallel_for(task_fn fn, void *ctx, int nt) {
 }
 
 /* Threads worth using for `work` multiply-adds. */
-static int threads_for(double work) {
+int threads_for(double work) {
   if (g_threads <= 1 || work < g_min_work) return 1;
   return g_threads;
 }
@@ -420,10 +423,6 @@ static napi_value bn_train_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-typedef struct {
-  int64_t N, H, W, Ci, OH, OW, Co, KH, KW, sh, sw, pt, pl;
-} conv_geom;
-
 static int read_conv_geom(napi_env env, napi_value arr, conv_geom *g) {
   int64_t v[13];
   uint32_t len = 0;
@@ -480,8 +479,6 @@ static void col2im_add(const conv_geom *g, const float *col, int64_t p0, int64_t
     }
   }
 }
-
-enum conv_mode { CONV_FWD, CONV_FILTER_GRAD, CONV_INPUT_GRAD };
 
 typedef struct {
   const conv_geom *g;
@@ -551,6 +548,10 @@ static napi_value conv_common(napi_env env, napi_callback_info info, enum conv_m
   float *p[3];
   if (heap_ptrs(env, argv[0], argv[1], 3, sizes, p) != 0) {
     napi_throw_range_error(env, NULL, "conv: operands outside the heap");
+    return NULL;
+  }
+  if (winograd_applies(&g, mode)) {
+    if (winograd_conv(mode, &g, p[0], p[1], p[2]) != 0) napi_throw_error(env, NULL, "conv: out of memory");
     return NULL;
   }
   conv_task task = {&g, mode, {p[0], p[1], p[2]}, chunk_rows(&g), K, {NULL}, 0};
@@ -808,6 +809,20 @@ static napi_value get_threads(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* setWinograd(policy): 0 off, 1 auto (where it is faster; the default), 2 every 3x3 stride-1 "same" conv. */
+static napi_value set_winograd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  const int64_t policy = argc < 1 ? -1 : arg_int(env, argv[0]);
+  if (policy < WINOGRAD_OFF || policy > WINOGRAD_ALWAYS) {
+    napi_throw_type_error(env, NULL, "setWinograd(policy: 0 off, 1 auto, 2 always)");
+    return NULL;
+  }
+  winograd_configure((int)policy);
+  return NULL;
+}
+
 /* The OpenBLAS kernel set in use (DYNAMIC_ARCH picks it when the library loads). */
 static napi_value blas_core(napi_env env, napi_callback_info info) {
   (void)info;
@@ -822,6 +837,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_default, NULL},
       {"blasCore", NULL, blas_core, NULL, NULL, NULL, napi_default, NULL},
+      {"setWinograd", NULL, set_winograd, NULL, NULL, NULL, napi_default, NULL},
       {"dwFilterGrad", NULL, dw_filter_grad, NULL, NULL, NULL, napi_default, NULL},
       {"dwInputGrad", NULL, dw_input_grad, NULL, NULL, NULL, napi_default, NULL},
       {"relu6Grad", NULL, relu6_grad, NULL, NULL, NULL, napi_default, NULL},

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import * as os from 'os';
-import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, openblasCoreNote, resetNativeForTests } from '../../../src/kernels/native';
+import { DEFAULT_NATIVE_THREADS_CAP, nativeKernels, nativeStatus, nativeThreads, openblasCoreNote, resetNativeForTests, winogradSetting } from '../../../src/kernels/native';
 import { expectClose } from '../../helpers/reference';
 import { valueAndGrads } from '../wasm/compare';
 
@@ -87,6 +87,35 @@ describe('SSLIGHT_NATIVE_THREADS', () => {
       const r = nativeThreads(bad);
       expect(r.threads, bad).to.equal(cores);
       expect(r.note, bad).to.contain(`SSLIGHT_NATIVE_THREADS='${bad}' is not a positive whole number`);
+    }
+  });
+});
+
+describe('SSLIGHT_WINOGRAD', () => {
+  it('0 turns the Winograd convolutions off, 1 or nothing leaves them on; anything else is named and ignored', () => {
+    expect(winogradSetting(undefined)).to.deep.equal({ enabled: true, note: '' });
+    expect(winogradSetting('1')).to.deep.equal({ enabled: true, note: '' });
+    expect(winogradSetting(' 0 ')).to.deep.equal({ enabled: false, note: ' (SSLIGHT_WINOGRAD=0)' });
+    const bad = winogradSetting('off');
+    expect(bad.enabled).to.equal(true);
+    expect(bad.note).to.contain("SSLIGHT_WINOGRAD='off' is not 0 or 1");
+  });
+
+  it('the status says whether they are on, and the addon rejects an unknown policy', function () {
+    const saved = process.env.SSLIGHT_WINOGRAD;
+    try {
+      process.env.SSLIGHT_WINOGRAD = '0';
+      resetNativeForTests();
+      if (!nativeKernels()?.setWinograd) this.skip();
+      expect(nativeStatus().detail).to.contain('Winograd 3x3 convolutions off (SSLIGHT_WINOGRAD=0)');
+      delete process.env.SSLIGHT_WINOGRAD;
+      resetNativeForTests();
+      expect(nativeStatus().detail).to.contain('Winograd 3x3 convolutions on');
+      expect(() => nativeKernels()!.setWinograd!(3 as 2)).to.throw(/setWinograd\(policy: 0 off, 1 auto, 2 always\)/);
+    } finally {
+      if (saved === undefined) delete process.env.SSLIGHT_WINOGRAD;
+      else process.env.SSLIGHT_WINOGRAD = saved;
+      resetNativeForTests();
     }
   });
 });

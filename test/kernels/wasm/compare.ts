@@ -53,23 +53,30 @@ export function maxRelErr(a: ArrayLike<number>, e: ArrayLike<number>, atol = 1e-
  * The wasm kernel paths to test: the XNNPACK compositions always, and the native addon's when
  * it is built here. `inMode` runs `body` with that choice in force.
  */
-export type KernelMode = 'xnnpack' | 'native' | 'native, 2 threads';
+export type KernelMode = 'xnnpack' | 'native' | 'native, 2 threads' | 'native, Winograd' | 'native, Winograd, 2 threads';
 
-export function kernelModes(opts: { threads?: boolean } = {}): KernelMode[] {
+export function kernelModes(opts: { threads?: boolean; winograd?: boolean } = {}): KernelMode[] {
   if (!nativeKernels()) return ['xnnpack'];
-  return opts.threads ? ['xnnpack', 'native', 'native, 2 threads'] : ['xnnpack', 'native'];
+  const modes: KernelMode[] = opts.threads ? ['xnnpack', 'native', 'native, 2 threads'] : ['xnnpack', 'native'];
+  if (opts.winograd && nativeKernels()?.setWinograd) modes.push('native, Winograd', ...(opts.threads ? (['native, Winograd, 2 threads'] as const) : []));
+  return modes;
 }
 
-/** Runs `body` with that kernel path in force; '2 threads' splits even the tiny test shapes (minWork 0). */
+/**
+ * Runs `body` with that kernel path in force; '2 threads' splits even the tiny test shapes
+ * (minWork 0), 'Winograd' sends every 3x3 stride-1 "same" convolution there whatever its size.
+ * Loading the addon again (resetNativeForTests) restores the defaults afterwards.
+ */
 export async function inMode<T>(mode: KernelMode, body: () => Promise<T>): Promise<T> {
   const saved = process.env.SSLIGHT_NATIVE;
   if (mode === 'xnnpack') process.env.SSLIGHT_NATIVE = '0';
   resetNativeForTests();
-  if (mode === 'native, 2 threads') nativeKernels()?.setThreads(2, 0);
+  if (mode.endsWith('2 threads')) nativeKernels()?.setThreads(2, 0);
+  if (mode.startsWith('native, Winograd')) nativeKernels()?.setWinograd?.(2);
   try {
     return await body();
   } finally {
-    if (mode === 'native, 2 threads') nativeKernels()?.setThreads(1, 4e6);
+    if (mode.endsWith('2 threads')) nativeKernels()?.setThreads(1, 4e6);
     if (saved === undefined) delete process.env.SSLIGHT_NATIVE;
     else process.env.SSLIGHT_NATIVE = saved;
     resetNativeForTests();
