@@ -86,7 +86,7 @@ static inline void st1(float *p, float v) { *p = v; }
   } while (0)
 
 /* B^T d B of one 4x4 patch (d[i*4+j] rows of C floats) into o[k] (k = i*4+j). */
-static void input_tile(const float *const d[16], int64_t C, float *const o[16]) {
+static void input_tile(const float *const d[], int64_t C, float *const o[16]) {
 #define INPUT_BODY(T, LD, ST, c)                                                                   \
   {                                                                                              \
     T x[16];                                                                                     \
@@ -107,25 +107,21 @@ static void input_tile(const float *const d[16], int64_t C, float *const o[16]) 
 #undef INPUT_BODY
 }
 
-/* v[k][r][c] = (B^T d B)[k] of the 4x4 patch (zero outside the image) of tiles t0 .. t0 + tc - 1. */
-static void transform_input(const tiling *tl, const float *x, int64_t C, int64_t t0, int64_t tc, const float *zeros,
-                            float *v) {
-  const int64_t ks = tc * C;
-  for (int64_t r = 0; r < tc; r++) {
-    int64_t n, oh, ow;
-    tile_of(tl, t0 + r, &n, &oh, &ow);
-    const float *p[16];
-    float *o[16];
-    for (int i = 0; i < 4; i++) {
-      const int64_t ih = oh - 1 + i;
-      for (int j = 0; j < 4; j++) {
-        const int64_t iw = ow - 1 + j;
-        p[i * 4 + j] = ih < 0 || ih >= tl->H || iw < 0 || iw >= tl->W ? zeros : x + ((n * tl->H + ih) * tl->W + iw) * C;
-      }
+/* p[i * size + j] = the row of pixel (h0 + i, w0 + j) of image n ([H, W, C] each), or `zeros` outside it. */
+static void patch_rows(const tiling *tl, const float *src, int64_t C, int64_t n, int64_t h0, int64_t w0, int size,
+                       const float *zeros, const float **p) {
+  for (int i = 0; i < size; i++) {
+    const int64_t h = h0 + i;
+    for (int j = 0; j < size; j++) {
+      const int64_t w = w0 + j;
+      p[i * size + j] = h < 0 || h >= tl->H || w < 0 || w >= tl->W ? zeros : src + ((n * tl->H + h) * tl->W + w) * C;
     }
-    for (int k = 0; k < 16; k++) o[k] = v + k * ks + r * C;
-    input_tile(p, C, o);
   }
+}
+
+/* o[k] = row r of the k-th of 16 [tiles, C] matrices at base (ks = tiles * C apart). */
+static void tile_rows(float *base, int64_t ks, int64_t r, int64_t C, float **o) {
+  for (int k = 0; k < 16; k++) o[k] = base + k * ks + r * C;
 }
 
 /* A^T m A of one tile (m[k] rows of K floats) into y[0..3] = outputs (0,0), (0,1), (1,0), (1,1). */
@@ -157,14 +153,14 @@ static void transform_output(const tiling *tl, const float *m, int64_t K, int64_
     const int down = oh + 1 < tl->H, right = ow + 1 < tl->W;
     float *y00 = y + ((n * tl->H + oh) * tl->W + ow) * K;
     float *out[4] = {y00, right ? y00 + K : spill, down ? y00 + tl->W * K : spill, down && right ? y00 + tl->W * K + K : spill};
-    const float *src[16];
-    for (int k = 0; k < 16; k++) src[k] = m + k * ks + r * K;
-    output_tile(src, K, out);
+    float *src[16];
+    tile_rows((float *)m, ks, r, K, src);
+    output_tile((const float *const *)src, K, out);
   }
 }
 
 /* A dy A^T of one 2x2 dy tile (q[0..3] = (0,0), (0,1), (1,0), (1,1), rows of K floats) into z[k]. */
-static void grad_tile(const float *const q[4], int64_t K, float *const z[16]) {
+static void grad_tile(const float *const q[], int64_t K, float *const z[16]) {
 #define GRAD_BODY(T, LD, ST, c)                                                                    \
   {                                                                                              \
     const T y00 = LD(q[0] + (c)), y01 = LD(q[1] + (c)), y10 = LD(q[2] + (c)), y11 = LD(q[3] + (c)); \
@@ -181,21 +177,23 @@ static void grad_tile(const float *const q[4], int64_t K, float *const z[16]) {
 #undef GRAD_BODY
 }
 
-/* z[k][r][K] = (A dy A^T)[k] of the 2x2 dy tile (zero past the edge) of tiles t0 .. t0 + tc - 1. */
-static void transform_grad(const tiling *tl, const float *dy, int64_t K, int64_t t0, int64_t tc, const float *zeros,
-                           float *z) {
-  const int64_t ks = tc * K;
+/*
+ * Transformed patches of tiles t0 .. t0 + tc - 1 into out[k][r][C]: the 4x4 input patches (one
+ * pixel of padding before each tile) by input_tile, or the 2x2 output-gradient tiles by grad_tile;
+ * pixels outside the image read as zeros.
+ */
+typedef void (*tile_fn)(const float *const rows[], int64_t C, float *const o[16]);
+static void transform_tiles(const tiling *tl, const float *src, int64_t C, int64_t t0, int64_t tc, int size, tile_fn fn,
+                            const float *zeros, float *out) {
+  const int64_t before = size == 4 ? 1 : 0;
   for (int64_t r = 0; r < tc; r++) {
     int64_t n, oh, ow;
     tile_of(tl, t0 + r, &n, &oh, &ow);
-    const float *q[4];
+    const float *p[16];
     float *o[16];
-    for (int i = 0; i < 4; i++) {
-      const int64_t h = oh + i / 2, w = ow + i % 2;
-      q[i] = h < tl->H && w < tl->W ? dy + ((n * tl->H + h) * tl->W + w) * K : zeros;
-    }
-    for (int k = 0; k < 16; k++) o[k] = z + k * ks + r * K;
-    grad_tile(q, K, o);
+    patch_rows(tl, src, C, n, oh - before, ow - before, size, zeros, p);
+    tile_rows(out, tc * C, r, C, o);
+    fn(p, C, o);
   }
 }
 
@@ -225,9 +223,9 @@ static void wino_part(void *ctx, int t, int nt) {
     int first = 1;
     for (int64_t t0 = (int64_t)t * tc; t0 < w->T; t0 += (int64_t)nt * tc) {
       const int64_t n = w->T - t0 < tc ? w->T - t0 : tc;
-      transform_input(&w->tl, w->x, C, t0, n, zeros, v);
+      transform_tiles(&w->tl, w->x, C, t0, n, 4, input_tile, zeros, v);
       if (w->mode == CONV_FILTER_GRAD) {
-        transform_grad(&w->tl, w->dy, K, t0, n, zeros, m);
+        transform_tiles(&w->tl, w->dy, K, t0, n, 2, grad_tile, zeros, m);
         for (int k = 0; k < 16; k++) {
           cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (blasint)C, (blasint)K, (blasint)n, 1.0f, v + k * n * C,
                       (blasint)C, m + k * n * K, (blasint)K, first ? 0.0f : 1.0f, w->acc[t] + k * C * K, (blasint)K);
