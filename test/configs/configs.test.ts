@@ -51,7 +51,7 @@ describe('configs/', () => {
   // A `views: {name: dino}` in a file that extends an sslight-views one replaces the whole section
   // (so 224 px crops came back once): every CIFAR-10 pair must differ in the four knobs only.
   const pairs = ['dino', 'mocov2', 'swav'].flatMap((m) => ['mobilenetv2', 'resnet18'].map((b) => [m, b]));
-  pairs.push(['dino', 'mobilenetv2_small'], ['mocov2', 'mobilenetv2_small']);
+  pairs.push(['dino', 'mobilenetv2_small'], ['mocov2', 'mobilenetv2_small'], ['swav', 'mobilenetv2_small']);
   for (const [method, backbone] of pairs) {
     it(`configs/cifar10: ${method}_${backbone} and ${method}_sslight_${backbone} differ in the views (and alpha) only`, () => {
       const dir = path.join(repoRoot, 'configs', 'cifar10');
