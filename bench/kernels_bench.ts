@@ -160,10 +160,10 @@ export interface WinogradTiming {
 
 /**
  * 3x3 stride-1 "same" convolutions and their gradients at detector and CIFAR ResNet shapes, on
- * the native addon (1 thread): im2col + sgemm against Winograd F(2x2, 3x3), best of `reps`,
+ * the native addon (`threads`, default 1): im2col + sgemm against Winograd F(2x2, 3x3), best of `reps`,
  * alternating the two so that a busy machine slows both alike. Empty without the addon.
  */
-export async function runWinogradBench(reps = 5): Promise<WinogradTiming[]> {
+export async function runWinogradBench(reps = 5, threads = 1): Promise<WinogradTiming[]> {
   await selectBackend('wasm');
   const native = nativeKernels();
   if (!native?.setWinograd) return [];
@@ -180,7 +180,7 @@ export async function runWinogradBench(reps = 5): Promise<WinogradTiming[]> {
     ['CIFAR ResNet-18 layer4, batch 32', 32, 4, 4, 512, 512],
   ];
   const out: WinogradTiming[] = [];
-  native.setThreads(1);
+  native.setThreads(threads);
   try {
     for (const [tag, n, h, w, ci, co] of shapes) {
       const x = tf.randomNormal([n, h, w, ci]);
@@ -277,8 +277,8 @@ export async function profileDinoStep(arch: string, steps = 3): Promise<StepProf
 if (require.main === module) {
   const [mode, arch = 'mobilenetv2', steps = '3'] = process.argv.slice(2);
   if (mode === 'winograd') {
-    // node dist/bench/kernels_bench.js winograd
-    runWinogradBench().then((rows) => {
+    // node dist/bench/kernels_bench.js winograd [threads]
+    runWinogradBench(5, Number(process.argv[3] ?? 1)).then((rows) => {
       for (const r of rows) console.log(`${r.shape.padEnd(62)} ${r.kernel.padEnd(22)} ${String(r.im2col_ms).padStart(8)} ${String(r.winograd_ms).padStart(8)} ms  x${r.speedup}`);
     });
   } else if (mode === 'profile') {

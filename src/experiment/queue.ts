@@ -53,6 +53,7 @@ const connectionOf = (t: QueueTarget) => ({ host: t.host, port: t.port, maxRetri
 /**
  * Put the grid's unfinished cells on the queue and wait until every one has completed or failed,
  * rewriting results after each. Failed cells are an error listing them (after the others finish).
+ * `signal` stops the waiting (the cells stay on the queue) and closes the connection.
  */
 export async function runGridOnQueue(
   grid: Grid,
@@ -61,6 +62,7 @@ export async function runGridOnQueue(
   log: (msg: string) => void,
   pollMs = 1000,
   connectTimeoutMs = 10000,
+  signal?: AbortSignal,
 ): Promise<GridResults> {
   const target = parseQueueUrl(url);
   const { Queue } = bullmq();
@@ -105,6 +107,7 @@ export async function runGridOnQueue(
           log(`cell ${cellId}: FAILED: ${failed.get(cellId)}`);
         }
       }
+      if (signal?.aborted) throw new SslightError('stopped waiting for the queued cells (aborted)');
       if (finished.size < ids.size) await new Promise((r) => setTimeout(r, pollMs));
     }
     const results = writeResults(outDir, grid);
@@ -131,7 +134,7 @@ export interface RunningWorker {
 /** Take cells from the queue one at a time until closed. */
 export function startWorker(url: string, opts: WorkerOptions): RunningWorker {
   const target = parseQueueUrl(url);
-  const { Worker, DelayedError } = bullmq();
+  const { Worker, WaitingError } = bullmq();
   const worker = new Worker<CellJob, CellResult>(
     target.name,
     async (job, token) => {
@@ -140,10 +143,12 @@ export function startWorker(url: string, opts: WorkerOptions): RunningWorker {
       try {
         return await runCell(cellDir(outDir, cellId), opts.log);
       } catch (err) {
-        // Ctrl-C during pre-training saved a checkpoint: hand the cell back instead of failing it.
+        // Ctrl-C during pre-training saved a checkpoint: hand the cell back instead of failing it,
+        // at the head of the queue, so that the next free worker resumes it before starting a
+        // new cell (a delayed job would go to the back, leaving half-done cells for last).
         if ((err as { exitCode?: number }).exitCode === 130 && token) {
-          await job.moveToDelayed(Date.now(), token);
-          throw new DelayedError();
+          await job.moveToWait(token);
+          throw new WaitingError();
         }
         throw err;
       }

@@ -68,6 +68,7 @@ describe('experiment: BullMQ queue on a real redis-server with two workers', fun
   let redis: ChildProcess | null = null;
   const workers: ChildProcess[] = [];
   const logs: string[] = ['', ''];
+  const stop = new AbortController(); // a failed assertion must not leave the producer polling
 
   before(function () {
     if (spawnSync('redis-server', ['--version']).error) this.skip(); // redis-server (Debian package) is not installed
@@ -75,6 +76,7 @@ describe('experiment: BullMQ queue on a real redis-server with two workers', fun
   });
 
   after(async () => {
+    stop.abort();
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
     if (redis && redis.exitCode === null) redis.kill('SIGKILL');
   });
@@ -110,7 +112,7 @@ describe('experiment: BullMQ queue on a real redis-server with two workers', fun
 
     const out = path.join(dir, 'queued');
     planGrid(grid, out, false);
-    const producer = runGridOnQueue(grid, out, url, quiet, 100);
+    const producer = runGridOnQueue(grid, out, url, quiet, 100, 10000, stop.signal);
     let producerError: unknown = null;
     producer.catch((e) => (producerError = e));
 
@@ -171,5 +173,114 @@ describe('experiment: BullMQ queue on a real redis-server with two workers', fun
     const exited = new Promise<number | null>((r) => alive.once('exit', (code) => r(code)));
     alive.kill('SIGTERM');
     expect(await exited, logs[1]).to.equal(143);
+  });
+});
+
+/**
+ * Ctrl-C on a worker in the middle of a cell's pre-training: the worker checkpoints, exits 130 and
+ * hands the cell back to the head of the queue, so the next worker resumes that cell before it
+ * starts any other, and the grid still finishes every cell exactly once.
+ */
+describe('experiment: a worker stopped by SIGINT hands its cell back to the head of the queue', function () {
+  this.timeout(300000);
+  let dir: string;
+  let redis: ChildProcess | null = null;
+  const workers: ChildProcess[] = [];
+  const logs: string[] = [];
+  const stop = new AbortController();
+
+  before(function () {
+    if (spawnSync('redis-server', ['--version']).error) this.skip();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-queue-sigint-'));
+  });
+
+  after(() => {
+    stop.abort();
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    if (redis && redis.exitCode === null) redis.kill('SIGKILL');
+  });
+
+  const startWorker = (url: string): ChildProcess => {
+    const i = workers.length;
+    logs.push('');
+    const w = spawn(process.execPath, [BIN, 'worker', '--queue', url, '--lock-s', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    w.stdout!.on('data', (d) => (logs[i] += d));
+    w.stderr!.on('data', (d) => (logs[i] += d));
+    workers.push(w);
+    return w;
+  };
+
+  it('the next worker resumes the interrupted cell first', async () => {
+    // 30 steps a cell (checkpoints every 2), so the interrupt lands in a pre-training.
+    const grid = loadGrid(writeTinyGrid(dir, 'set:\n  trainer.epochs: 5\n'));
+    const port = await freePort();
+    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await waitFor('redis-server', () => canConnect(port), 10000);
+    const url = `redis://127.0.0.1:${port}/sslight-sigint`;
+    const out = path.join(dir, 'queued');
+    planGrid(grid, out, false);
+    const first = startWorker(url);
+    const producer = runGridOnQueue(grid, out, url, quiet, 100, 10000, stop.signal);
+    let producerError: unknown = null;
+    producer.catch((e) => (producerError = e));
+
+    let interrupted: string | null = null;
+    await waitFor(
+      'the first worker in the middle of a pre-training',
+      () => {
+        if (producerError) throw producerError;
+        for (const c of grid.cells) {
+          const cell = path.join(out, 'cells', c.id);
+          const mine = attemptsOf(cell).filter((a) => a.pid === first.pid);
+          const running = mine.length > 0 && mine[mine.length - 1].event === 'start';
+          if (running && fs.existsSync(path.join(cell, 'checkpoints', 'latest')) && !fs.existsSync(path.join(cell, 'progress.json'))) {
+            first.kill('SIGINT');
+            interrupted = cell;
+            return true;
+          }
+        }
+        return false;
+      },
+      120000,
+      20,
+    );
+    const code = await new Promise<number | null>((r) => (first.exitCode !== null ? r(first.exitCode) : first.once('exit', (c) => r(c))));
+    expect(code, logs[0]).to.equal(130);
+    expect(attemptsOf(interrupted!).filter((a) => a.event === 'done'), logs[0]).to.have.length(0);
+
+    const second = startWorker(url);
+    let firstTaken: string | null = null;
+    await waitFor(
+      "the second worker's first cell",
+      () => {
+        if (producerError) throw producerError;
+        for (const c of grid.cells) {
+          const cell = path.join(out, 'cells', c.id);
+          if (attemptsOf(cell).some((a) => a.pid === second.pid && a.event === 'start')) {
+            firstTaken = cell;
+            return true;
+          }
+        }
+        return false;
+      },
+      60000,
+      10,
+    );
+    expect(firstTaken, logs[1]).to.equal(interrupted);
+
+    const results: GridResults = await producer;
+    expect(results.pending).to.deep.equal([]);
+    for (const c of grid.cells) {
+      const attempts = attemptsOf(path.join(out, 'cells', c.id));
+      expect(attempts.filter((a) => a.event === 'done'), `${c.id}: ${JSON.stringify(attempts)}`).to.have.length(1);
+    }
+    // The interrupted cell went on from the checkpoint the SIGINT wrote.
+    const runStarts = fs
+      .readFileSync(path.join(interrupted!, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"run:start"'))
+      .map((l) => JSON.parse(l) as { resumedFrom: string | null });
+    expect(runStarts.length).to.equal(2);
+    expect(runStarts[1].resumedFrom).to.match(/step_\d+$/);
   });
 });

@@ -550,13 +550,19 @@ static napi_value conv_common(napi_env env, napi_callback_info info, enum conv_m
     napi_throw_range_error(env, NULL, "conv: operands outside the heap");
     return NULL;
   }
-  if (winograd_applies(&g, mode)) {
+  if (winograd_applies(&g)) {
     if (winograd_conv(mode, &g, p[0], p[1], p[2]) != 0) napi_throw_error(env, NULL, "conv: out of memory");
     return NULL;
   }
   conv_task task = {&g, mode, {p[0], p[1], p[2]}, chunk_rows(&g), K, {NULL}, 0};
   int nt = threads_for((double)P * K * g.Co);
   if (mode == CONV_INPUT_GRAD && nt > g.N) nt = (int)g.N; /* threads take whole images: dx regions stay disjoint */
+  /* Filter gradient: each thread reduces over its own output pixels into its own KH*KW*Ci x Co
+   * accumulator; with few pixels per thread (ResNet C5 at batch 2: 300) the short reductions and
+   * the extra accumulators cost more than the second thread gains (measured 1.5-2.3x slower).
+   * With minWork 0 (setThreads(n, 0): split everything, as the tests do) any split goes. */
+  const int64_t min_pixels = g_min_work > 0 ? 512 : 1;
+  if (mode == CONV_FILTER_GRAD) while (nt > 1 && P / nt < min_pixels) nt--;
   if (nt > 1 && mode != CONV_INPUT_GRAD) {
     const int64_t even = (P + nt - 1) / nt; /* small P: one chunk per thread rather than one uneven chunk */
     if (even < task.rows) task.rows = even;

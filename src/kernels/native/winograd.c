@@ -21,20 +21,19 @@ static int g_policy = WINOGRAD_AUTO;
 void winograd_configure(int policy) { g_policy = policy; }
 
 /*
- * WINOGRAD_AUTO, from the kernel bench (bench/kernels_bench.ts `winograd`, 1 thread, OpenBLAS
- * Haswell kernels): 1.4-2.3x over im2col where the maps hold many tiles for their channels
- * (ResNet C2 / C3, FPN P2 / P3, the mask head, CIFAR ResNet layers 1-3), slower on small maps
- * with wide channels (C5: 10x15x512), where the 16 GEMMs are short. The filter gradient, whose
- * im2col GEMM is short there too, gains down to small maps.
+ * WINOGRAD_AUTO, from the kernel bench (bench/kernels_bench.ts `winograd`, OpenBLAS Haswell
+ * kernels): 1.4-1.9x over im2col, at 1 thread and at 2, where the maps hold many tiles for their
+ * channels (ResNet C2 / C3, FPN P2 / P3, the mask head, CIFAR ResNet layers 1-3); slower on small
+ * maps with wide channels (C5: 10x15x512, 80 tiles), where the 16 GEMMs are short and, for the
+ * filter gradient, each thread's 16 x Ci x Co accumulator outweighs its share of the tiles.
  */
-int winograd_applies(const conv_geom *g, enum conv_mode mode) {
+int winograd_applies(const conv_geom *g) {
   if (g_policy == WINOGRAD_OFF || g->KH != 3 || g->KW != 3 || g->sh != 1 || g->sw != 1 || g->pt != 1 ||
       g->pl != 1 || g->OH != g->H || g->OW != g->W)
     return 0;
   if (g_policy == WINOGRAD_ALWAYS) return 1;
   const int64_t tiles = g->N * ((g->H + 1) / 2) * ((g->W + 1) / 2), wide = g->Ci > g->Co ? g->Ci : g->Co;
-  if (g->Ci < 16 || g->Co < 16) return 0;
-  return mode == CONV_FILTER_GRAD ? tiles >= 64 : tiles >= 256 && tiles >= 2 * wide;
+  return g->Ci >= 16 && g->Co >= 16 && tiles >= 256 && tiles >= 2 * wide;
 }
 
 /* U[16][plane] = G g G^T elementwise over planes, from the 9 taps g[ky][kx] (each `plane` floats). */

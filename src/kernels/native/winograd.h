@@ -6,7 +6,7 @@ enum winograd_policy { WINOGRAD_OFF = 0, WINOGRAD_AUTO = 1, WINOGRAD_ALWAYS = 2 
 
 /* Whether winograd_conv takes this convolution: 3x3, stride 1, "same" padding and, under
  * WINOGRAD_AUTO, a shape where it is faster than im2col; WINOGRAD_ALWAYS: every such shape. */
-int winograd_applies(const conv_geom *g, enum conv_mode mode);
+int winograd_applies(const conv_geom *g);
 /*
  * The convolution of `mode` by Winograd F(2x2, 3x3). Operands as conv2d / conv2dFilterGrad /
  * conv2dInputGrad: FWD (x, w) -> y, FILTER_GRAD (x, dy) -> dw, INPUT_GRAD (dy, w) -> dx.
