@@ -57,6 +57,17 @@ const attemptsOf = (cell: string): Attempt[] =>
     ? fs.readFileSync(path.join(cell, 'attempts.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Attempt)
     : [];
 
+/** The cell that worker `pid` is pre-training and has checkpointed, or null (polled by the tests). */
+function cellMidPretraining(out: string, cellIds: string[], pid: number | undefined): string | null {
+  for (const id of cellIds) {
+    const cell = path.join(out, 'cells', id);
+    const mine = attemptsOf(cell).filter((a) => a.pid === pid);
+    const running = mine.length > 0 && mine[mine.length - 1].event === 'start';
+    if (running && fs.existsSync(path.join(cell, 'checkpoints', 'latest')) && !fs.existsSync(path.join(cell, 'progress.json'))) return cell;
+  }
+  return null;
+}
+
 /**
  * The grid on a real Redis with two `sslight worker` processes, one of them killed (SIGKILL) in
  * the middle of a cell's pre-training: every cell finishes exactly once, the orphaned cell on the
@@ -123,17 +134,9 @@ describe('experiment: BullMQ queue on a real redis-server with two workers', fun
       'worker 0 in the middle of a pre-training',
       () => {
         if (producerError) throw producerError;
-        for (const c of grid.cells) {
-          const cell = path.join(out, 'cells', c.id);
-          const mine = attemptsOf(cell).filter((a) => a.pid === victim.pid);
-          const running = mine.length > 0 && mine[mine.length - 1].event === 'start';
-          if (running && fs.existsSync(path.join(cell, 'checkpoints', 'latest')) && !fs.existsSync(path.join(cell, 'progress.json'))) {
-            victim.kill('SIGKILL');
-            killedCell = cell;
-            return true;
-          }
-        }
-        return false;
+        killedCell = cellMidPretraining(out, grid.cells.map((c) => c.id), victim.pid);
+        if (killedCell) victim.kill('SIGKILL');
+        return killedCell !== null;
       },
       120000,
       20,
@@ -229,17 +232,9 @@ describe('experiment: a worker stopped by SIGINT hands its cell back to the head
       'the first worker in the middle of a pre-training',
       () => {
         if (producerError) throw producerError;
-        for (const c of grid.cells) {
-          const cell = path.join(out, 'cells', c.id);
-          const mine = attemptsOf(cell).filter((a) => a.pid === first.pid);
-          const running = mine.length > 0 && mine[mine.length - 1].event === 'start';
-          if (running && fs.existsSync(path.join(cell, 'checkpoints', 'latest')) && !fs.existsSync(path.join(cell, 'progress.json'))) {
-            first.kill('SIGINT');
-            interrupted = cell;
-            return true;
-          }
-        }
-        return false;
+        interrupted = cellMidPretraining(out, grid.cells.map((c) => c.id), first.pid);
+        if (interrupted) first.kill('SIGINT');
+        return interrupted !== null;
       },
       120000,
       20,
