@@ -186,4 +186,26 @@ describe('configs/experiments', () => {
       }
     });
   }
+
+  // The MoCo-v2 and SwAV grids borrow cifar10_views_small's floors: that holds only while the
+  // network, training length, views and evaluations are the same.
+  for (const [file, method] of [['cifar10_mocov2_views_small.yaml', 'mocov2'], ['cifar10_swav_views_small.yaml', 'swav']] as const) {
+    it(`${file}: cifar10_views_small with ${method}'s loss (same network, epochs, views, evaluations)`, () => {
+      const root = path.resolve(__dirname, '..', '..', '..');
+      const dino = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small.yaml'));
+      const g = loadGrid(path.join(root, 'configs', 'experiments', file));
+      expect(g.axes).to.deep.equal(dino.axes);
+      expect(g.evaluations).to.deep.equal(dino.evaluations);
+      expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
+      const trained = dino.cells.filter((c) => !c.randomInit);
+      expect(g.cells.map((c) => c.id)).to.deep.equal(trained.map((c) => c.id));
+      const sec = (c: (typeof trained)[0], k: string) => c.config[k] as Record<string, unknown>;
+      g.cells.forEach((c, i) => {
+        expect(sec(c, 'method').name).to.equal(method);
+        for (const k of ['backbone', 'views', 'data']) expect(sec(c, k), k).to.deep.equal(sec(trained[i], k));
+        for (const k of ['epochs', 'batch_size', 'seed']) expect(sec(c, 'trainer')[k], k).to.equal(sec(trained[i], 'trainer')[k]);
+        expect(sec(c, 'method').alpha).to.equal(sec(trained[i], 'method').alpha);
+      });
+    });
+  }
 });
