@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { Rng } from '../core/rng';
-import { progress } from '../core/progress';
 import { ensureGradients } from '../nn/gradients';
 import { LinearProbe } from '../eval/linear_probe';
 import { ImageLoader } from '../../data/image_loader';
@@ -15,6 +14,7 @@ import {
   type EvalArgs,
   type EvalProvenance,
 } from './eval_setup';
+import { forEachTestBatch, trainEpochs } from './classifier_loop';
 
 interface LinearArgs extends EvalArgs {
   epochs: number;
@@ -99,39 +99,14 @@ export const linearCommand: CommandModule<object, LinearArgs> = {
       bn: !!args.bn,
       rng: new Rng(setup.config.trainer.seed + 2),
     });
-    const trainLoss: number[] = [];
+    let trainLoss: number[];
     let correct = 0;
-    let numTest = 0;
-    const bar = progress('linear probe step', args.epochs * trainLoader.stepsPerEpoch, { unit: 'step' });
+    let numTest: number;
     try {
-      for (let e = 0; e < args.epochs; e++) {
-        const t0 = Date.now();
-        let sum = 0;
-        let steps = 0;
-        for await (const b of trainLoader.batches(e)) {
-          try {
-            const loss = probe.step(b.images, b.labels);
-            if (!Number.isFinite(loss)) throw new EvalInputError(`linear probe: loss is ${loss} at epoch ${e + 1}; lower --lr`);
-            sum += loss;
-            steps++;
-            bar.tick(1, { suffix: `ep ${e + 1}/${args.epochs} loss ${loss.toFixed(4)}` });
-          } finally {
-            b.images.dispose();
-          }
-        }
-        trainLoss.push(sum / steps);
-        bar.clear();
-        console.log(`epoch ${e + 1}/${args.epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      }
-      bar.done();
-      for await (const b of testImages(setup).batches()) {
-        try {
-          correct += Math.round(probe.accuracy(b.images, b.labels) * b.batchSize);
-          numTest += b.batchSize;
-        } finally {
-          b.images.dispose();
-        }
-      }
+      trainLoss = await trainEpochs('linear probe', trainLoader, args.epochs, (b) => probe.step(b.images, b.labels));
+      numTest = await forEachTestBatch(testImages(setup), (b) => {
+        correct += Math.round(probe.accuracy(b.images, b.labels) * b.batchSize);
+      });
     } finally {
       probe.dispose();
       setup.backbone.dispose();

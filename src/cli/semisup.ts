@@ -14,6 +14,7 @@ import {
   type EvalArgs,
   type EvalProvenance,
 } from './eval_setup';
+import { forEachTestBatch, trainEpochs } from './classifier_loop';
 
 interface SemisupArgs extends EvalArgs {
   percent: number;
@@ -89,39 +90,18 @@ export const semisupCommand: CommandModule<object, SemisupArgs> = {
       stepsPerEpoch: trainLoader.stepsPerEpoch,
       rng: new Rng(setup.config.trainer.seed + 3),
     });
-    const trainLoss: number[] = [];
+    let trainLoss: number[];
     let top1 = 0;
     let top5 = 0;
-    let numTest = 0;
+    let numTest: number;
     try {
-      for (let e = 0; e < epochs; e++) {
-        const t0 = Date.now();
-        let sum = 0;
-        let steps = 0;
-        for await (const b of trainLoader.batches(e)) {
-          try {
-            const loss = tuner.step(b.images, b.labels);
-            if (!Number.isFinite(loss)) throw new EvalInputError(`semisup: loss is ${loss} at epoch ${e + 1}; lower --lr`);
-            sum += loss;
-            steps++;
-          } finally {
-            b.images.dispose();
-          }
-        }
-        trainLoss.push(sum / steps);
-        console.log(`epoch ${e + 1}/${epochs}  train loss ${(sum / steps).toFixed(4)}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      }
+      trainLoss = await trainEpochs('semisup', trainLoader, epochs, (b) => tuner.step(b.images, b.labels));
       const k = Math.min(5, setup.numClasses);
-      for await (const b of testImages(setup).batches()) {
-        try {
-          const c = topKCorrect(tuner.logits(b.images), b.labels, setup.numClasses, k);
-          top1 += c.top1;
-          top5 += c.topk;
-          numTest += b.batchSize;
-        } finally {
-          b.images.dispose();
-        }
-      }
+      numTest = await forEachTestBatch(testImages(setup), (b) => {
+        const c = topKCorrect(tuner.logits(b.images), b.labels, setup.numClasses, k);
+        top1 += c.top1;
+        top5 += c.topk;
+      });
     } finally {
       tuner.dispose();
       setup.backbone.dispose();

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, Optimizer } from '../core/interfaces';
 import { registry } from '../core/registry';
+import { parsePluginOptions } from '../core/config';
 import { ConfigError } from '../core/errors';
 import { throwIfStopRequested } from '../core/signals';
 import type { Rng } from '../core/rng';
@@ -74,14 +75,8 @@ export class LinearProbe {
     }
     backbone.eval();
     this.classifier = new LinearClassifier(backbone.featureDim, opts.numClasses, opts.rng, { bn: opts.bn ?? false });
-    const { name, ...optOptions } = opts.optimizer ?? { name: 'lars' };
-    const def = registry.get('optimizer', name);
-    const parsed = def.schema.safeParse(optOptions);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(['optimizer', ...issue.path].join('.'), issue.message);
-    }
-    this.optimizer = def.create(parsed.data, {
+    const choice = parsePluginOptions(registry, 'optimizer', 'optimizer', opts.optimizer ?? { name: 'lars' });
+    this.optimizer = registry.get('optimizer', choice.name).create(choice.options, {
       params: this.classifier.namedParameters(),
       batchSize: opts.batchSize,
       epochs: opts.epochs,

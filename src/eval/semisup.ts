@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Backbone, Optimizer } from '../core/interfaces';
 import { registry } from '../core/registry';
+import { parsePluginOptions } from '../core/config';
 import { ConfigError } from '../core/errors';
 import { Rng } from '../core/rng';
 import { LinearClassifier, crossEntropy } from './linear_probe';
@@ -54,14 +55,8 @@ export class FineTuner {
       throw new ConfigError('semisup.num_classes', `need an integer >= 2, got ${opts.numClasses}`);
     }
     this.classifier = new LinearClassifier(backbone.featureDim, opts.numClasses, opts.rng);
-    const { name, ...options } = opts.optimizer;
-    const def = registry.get('optimizer', name);
-    const parsed = def.schema.safeParse(options);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConfigError(['optimizer', ...issue.path].join('.'), issue.message);
-    }
-    this.optimizer = def.create(parsed.data, {
+    const choice = parsePluginOptions(registry, 'optimizer', 'optimizer', opts.optimizer);
+    this.optimizer = registry.get('optimizer', choice.name).create(choice.options, {
       params: this.params(),
       batchSize: opts.batchSize,
       epochs: opts.epochs,
