@@ -11,22 +11,13 @@ import type { Backbone } from '../../src/core/interfaces';
 import { decodeSafetensors, encodeSafetensors } from '../../src/nn/safetensors';
 import { moduleStateDict } from '../../src/nn/state_dict';
 import { runCli } from '../helpers/run_cli';
+import { tinyDinoConfig } from '../helpers/tiny_config';
 
 /**
  * `sslight knn` end to end on wasm: a tiny DINO pre-training (6 steps of a width-0.25
  * MobileNetV2 at 16 px), then k-NN on its checkpoint, the random-init baseline and the errors.
  */
-const TINY = `
-data: {name: generated, num_images: 48, image_size: 32}
-views: {name: sslight, global_crop_size: 16, local_crop_size: 8, n_local: 2}
-method: {name: dino, out_dim: 64, hidden_dim: 32, bottleneck_dim: 16, alpha: 0.4, warmup_teacher_temp_epochs: 1}
-backbone: {name: mobilenetv2, width: 0.25}
-optimizer: {name: lars, lr: 0.3, warmup_epochs: 1}
-trainer: {epochs: 1, batch_size: 8, seed: 3}
-callbacks:
-  jsonl: {}
-  checkpoint: {every_steps: 100, keep: 1}
-`;
+const TINY = tinyDinoConfig(['jsonl: {}', 'checkpoint: {every_steps: 100, keep: 1}']);
 
 const cli = runCli;
 

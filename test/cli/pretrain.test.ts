@@ -7,23 +7,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main';
 import { repoRoot } from '../helpers/reference';
+import { tinyDinoConfig } from '../helpers/tiny_config';
 
 /**
  * End to end through the CLI on the wasm backend: a real DINO + SSLight-views pre-training of a
  * tiny MobileNetV2, its files, resume, Ctrl-C and unreadable images.
  */
-const TINY = `
-data: {name: generated, num_images: 48, image_size: 32}
-views: {name: sslight, global_crop_size: 16, local_crop_size: 8, n_local: 2}
-method: {name: dino, out_dim: 64, hidden_dim: 32, bottleneck_dim: 16, alpha: 0.4, warmup_teacher_temp_epochs: 1}
-backbone: {name: mobilenetv2, width: 0.25}
-optimizer: {name: lars, lr: 0.3, warmup_epochs: 1}
-trainer: {epochs: 2, batch_size: 8, seed: 3}
-callbacks:
-  progress: {every_steps: 100}
-  jsonl: {}
-  checkpoint: {every_steps: 3, keep: 2}
-`;
+const TINY = tinyDinoConfig(['progress: {every_steps: 100}', 'jsonl: {}', 'checkpoint: {every_steps: 3, keep: 2}'], 2);
 
 type Ev = Record<string, unknown> & { type: string };
 

@@ -11,17 +11,9 @@ import { selectBackend } from '../../src/core/backend';
 import { FineTuner, labelledSubset, topKCorrect } from '../../src/eval/semisup';
 import type { SemisupResult } from '../../src/cli/semisup';
 import { runCli } from '../helpers/run_cli';
+import { tinyDinoConfig } from '../helpers/tiny_config';
 
-const TINY = `
-data: {name: generated, num_images: 48, image_size: 32}
-views: {name: sslight, global_crop_size: 16, local_crop_size: 8, n_local: 2}
-method: {name: dino, out_dim: 64, hidden_dim: 32, bottleneck_dim: 16, alpha: 0.4, warmup_teacher_temp_epochs: 1}
-backbone: {name: mobilenetv2, width: 0.25}
-optimizer: {name: lars, lr: 0.3, warmup_epochs: 1}
-trainer: {epochs: 1, batch_size: 8, seed: 3}
-callbacks:
-  checkpoint: {every_steps: 100, keep: 1}
-`;
+const TINY = tinyDinoConfig(['checkpoint: {every_steps: 100, keep: 1}']);
 
 const cli = runCli;
 
