@@ -10,7 +10,7 @@ import { installStopHandlers } from '../core/signals';
 import { progress } from '../core/progress';
 import type { EventBus } from '../core/events';
 import { defaultRunDir, isPlainObject, loadPlugins, makeOutputDir, positiveIntFlag, runDirOf } from './common';
-import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote } from './run_setup';
+import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote, type TrainRunArgs } from './run_setup';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 import { resolveDetectionConfig, type DetectionConfig } from '../../detection/engine/config';
 import { buildDetectionContainer, createDetectionTrainer, DetectionTokens } from '../../detection/engine/compose';
@@ -22,21 +22,9 @@ import type { MaskRcnn } from '../../detection/modeling/meta_arch/mask_rcnn';
 // `sslight detect train | eval | show`: Mask R-CNN fine-tuning through the one trainer, COCO
 // evaluation of a trained detector, and its detections drawn on an image.
 
-interface TrainArgs {
-  config?: string;
+interface TrainArgs extends TrainRunArgs {
   weights?: string;
-  set?: string[];
-  out?: string;
-  resume?: string;
-  backend?: string;
-  seed?: number;
-  'max-steps'?: number;
-  plugin?: string[];
-  overwrite?: boolean;
-  dashboard?: string;
-  'dashboard-host'?: string;
 }
-
 
 /** Resolve, build, (resume or load --weights), train, evaluate on data.val; returns the run directory. */
 export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<string> {

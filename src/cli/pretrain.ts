@@ -7,24 +7,12 @@ import { ConfigError } from '../core/errors';
 import { installStopHandlers, throwIfStopRequested } from '../core/signals';
 import { buildRunContainer, createTrainer } from '../run/compose';
 import { defaultRunDir, isPlainObject, loadPlugins, positiveIntFlag, runDirOf } from './common';
-import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote } from './run_setup';
+import { announceNotes, createRunDir, refuseMixedRun, resumeNotes, type RunNote, type TrainRunArgs } from './run_setup';
 import { Tokens } from '../core/tokens';
 import type { EventBus } from '../core/events';
 import { DASHBOARD_YARGS_OPTIONS, dashboardFromArgs } from '../../plugins/callbacks/common/dashboard/server';
 
-interface Args {
-  config?: string;
-  set?: string[];
-  out?: string;
-  resume?: string;
-  backend?: string;
-  seed?: number;
-  'max-steps'?: number;
-  plugin?: string[];
-  overwrite?: boolean;
-  dashboard?: string;
-  'dashboard-host'?: string;
-}
+type Args = TrainRunArgs;
 
 export const pretrainCommand: CommandModule<object, Args> = {
   command: 'pretrain',

@@ -11,6 +11,21 @@ import { makeOutputDir } from './common';
 // checkpoint's config, refuse to mix a new run into an old one, announce notes, and create the
 // run directory with its config.yaml. All checks come before anything is written.
 
+/** The flags `sslight pretrain` and `sslight detect train` share. */
+export interface TrainRunArgs {
+  config?: string;
+  set?: string[];
+  out?: string;
+  resume?: string;
+  backend?: string;
+  seed?: number;
+  'max-steps'?: number;
+  plugin?: string[];
+  overwrite?: boolean;
+  dashboard?: string;
+  'dashboard-host'?: string;
+}
+
 export interface RunNote {
   type: 'warning' | 'log';
   message: string;
