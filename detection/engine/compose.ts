@@ -16,6 +16,7 @@ import { Rng } from '../../src/core/rng';
 import { CheckpointStore } from '../../src/core/checkpoint';
 import { Trainer } from '../../src/core/trainer';
 import type { BatchSource, Callback, Optimizer } from '../../src/core/interfaces';
+import type { RunOptions } from '../../src/run/compose';
 import { CocoDetectionDataset } from '../data/coco_dataset';
 import { DetectionLoader } from '../data/loader';
 import type { DetectionBatch } from '../data/types';
@@ -37,11 +38,8 @@ export const DetectionTokens = {
   CheckpointStore: Symbol('CheckpointStore'),
 } as const;
 
-export interface DetectionRunOptions {
-  runDir: string | null;
-  backendName: string;
-  maxSteps?: number | null;
-}
+/** The same options as a pre-training run's (output directory, backend, --max-steps). */
+export type DetectionRunOptions = RunOptions;
 
 /** What the dataset must give the composition (CocoDetectionDataset does). */
 export type TrainDataset = CocoDetectionDataset;
