@@ -1,19 +1,13 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
 import type { Mocov2 } from '../../../../plugins/methods/mocov2/mocov2';
-import { CheckpointStore } from '../../../../src/core/checkpoint';
-import { trainerSchema } from '../../../../src/core/config';
-import { EventBus } from '../../../../src/core/events';
-import type { Callback, RunInfo } from '../../../../src/core/interfaces';
-import { registry } from '../../../../src/core/registry';
-import { Rng } from '../../../../src/core/rng';
-import { Trainer } from '../../../../src/core/trainer';
-import { ToyBackbone } from '../../../helpers/toy_backbone';
+import type { Callback } from '../../../../src/core/interfaces';
+import type { Trainer } from '../../../../src/core/trainer';
+import { methodRun, saveAfterStep } from '../../../helpers/method_run';
 import { ToyViewBatches } from '../../../helpers/toy_views';
 
 const B = 4;
@@ -21,38 +15,19 @@ const STEPS_PER_EPOCH = 4;
 const EPOCHS = 3;
 
 function setup(runDir: string | null, maxSteps: number | null, callbacks: Callback[] = []): { trainer: Trainer; method: Mocov2 } {
-  const mdef = registry.get('method', 'mocov2');
   // Queue of 12 = 3 batches: the pointer wraps around during the run and at the resume point.
-  const method = mdef.create(mdef.schema.parse({ out_dim: 8, hidden_dim: 12, queue_length: 12, momentum: 0.9, alpha: 0.4 }), {
-    buildBackbone: (rng) => new ToyBackbone(rng),
-    rng: new Rng(5),
-    nGlobal: 2,
-    nLocal: 2,
-    batchSize: B,
-    epochs: EPOCHS,
-    stepsPerEpoch: STEPS_PER_EPOCH,
-  }) as Mocov2;
-  const odef = registry.get('optimizer', 'adamw');
-  const optimizer = odef.create(odef.schema.parse({ lr: 3e-4, scale_lr_by_batch: false, warmup_epochs: 0 }), {
-    params: method.encoderQ.namedParameters('encoder_q.').filter((p) => p.trainable),
-    batchSize: B,
-    epochs: EPOCHS,
-    stepsPerEpoch: STEPS_PER_EPOCH,
-  });
-  const trainer = new Trainer({
-    options: trainerSchema.parse({ epochs: EPOCHS, batch_size: B }),
-    events: new EventBus(),
+  return methodRun<Mocov2>({
+    method: 'mocov2',
+    options: { out_dim: 8, hidden_dim: 12, queue_length: 12, momentum: 0.9, alpha: 0.4 },
+    params: (m) => m.encoderQ.namedParameters('encoder_q.'),
     batches: new ToyViewBatches(STEPS_PER_EPOCH, B, 3),
-    method,
-    optimizer,
-    callbacks,
-    checkpoints: runDir ? new CheckpointStore(runDir) : null,
-    backendName: tf.getBackend(),
+    batchSize: B,
+    epochs: EPOCHS,
+    lr: 3e-4,
     runDir,
-    config: { test: true },
     maxSteps,
+    callbacks,
   });
-  return { trainer, method };
 }
 
 describe('plugins/methods/mocov2 through the trainer and checkpoints', function () {
@@ -64,13 +39,7 @@ describe('plugins/methods/mocov2 through the trainer and checkpoints', function 
     expect(ref.losses).to.have.length(EPOCHS * STEPS_PER_EPOCH);
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-mocov2-'));
-    const saveAt5: Callback = {
-      name: 'save-at',
-      async afterStep(run: RunInfo, step: number) {
-        if (step === 5) await run.saveCheckpoint('test');
-      },
-    };
-    const first = setup(dir, 5, [saveAt5]);
+    const first = setup(dir, 5, [saveAfterStep(5)]);
     const r1 = await first.trainer.run();
     expect(first.method.queue.ptr).to.equal((5 * B) % 12);
     const second = setup(dir, null);

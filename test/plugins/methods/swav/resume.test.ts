@@ -6,14 +6,9 @@ import { expect } from 'chai';
 import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
 import type { Swav, SwavOptions } from '../../../../plugins/methods/swav/swav';
-import { CheckpointStore } from '../../../../src/core/checkpoint';
-import { trainerSchema } from '../../../../src/core/config';
-import { EventBus } from '../../../../src/core/events';
-import type { BatchSource, Callback, RunInfo, ViewBatch } from '../../../../src/core/interfaces';
-import { registry } from '../../../../src/core/registry';
+import type { BatchSource, Callback, ViewBatch } from '../../../../src/core/interfaces';
 import { Rng } from '../../../../src/core/rng';
-import { Trainer } from '../../../../src/core/trainer';
-import { ToyBackbone } from '../../../helpers/toy_backbone';
+import { methodRun, saveAfterStep } from '../../../helpers/method_run';
 import { makeViewBatch } from '../../../../data/host_batch';
 
 const B = 4;
@@ -38,37 +33,18 @@ class Batches implements BatchSource {
 const OPTIONS: Partial<SwavOptions> = { feat_dim: 8, hidden_dim: 12, nmb_prototypes: 10, queue_length: 8, epoch_queue_starts: 1, alpha: 0.4 };
 
 function setup(runDir: string | null, maxSteps: number | null, callbacks: Callback[] = [], opts: Partial<SwavOptions> = OPTIONS) {
-  const mdef = registry.get('method', 'swav');
-  const method = mdef.create(mdef.schema.parse(opts), {
-    buildBackbone: (rng) => new ToyBackbone(rng),
-    rng: new Rng(5),
-    nGlobal: 2,
-    nLocal: 2,
-    batchSize: B,
-    epochs: EPOCHS,
-    stepsPerEpoch: STEPS_PER_EPOCH,
-  }) as Swav;
-  const odef = registry.get('optimizer', 'adamw');
-  const optimizer = odef.create(odef.schema.parse({ lr: 1e-3, scale_lr_by_batch: false, warmup_epochs: 0 }), {
-    params: method.student.namedParameters('student.').filter((p) => p.trainable),
-    batchSize: B,
-    epochs: EPOCHS,
-    stepsPerEpoch: STEPS_PER_EPOCH,
-  });
-  const trainer = new Trainer({
-    options: trainerSchema.parse({ epochs: EPOCHS, batch_size: B }),
-    events: new EventBus(),
+  return methodRun<Swav>({
+    method: 'swav',
+    options: opts,
+    params: (m) => m.student.namedParameters('student.'),
     batches: new Batches(),
-    method,
-    optimizer,
-    callbacks,
-    checkpoints: runDir ? new CheckpointStore(runDir) : null,
-    backendName: tf.getBackend(),
+    batchSize: B,
+    epochs: EPOCHS,
+    lr: 1e-3,
     runDir,
-    config: { test: true },
     maxSteps,
+    callbacks,
   });
-  return { trainer, method };
 }
 
 describe('plugins/methods/swav through the trainer and checkpoints', function () {
@@ -87,13 +63,7 @@ describe('plugins/methods/swav through the trainer and checkpoints', function ()
     expect(Math.abs(nq.losses[6] - ref.losses[6])).to.be.greaterThan(1e-4);
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sslight-swav-'));
-    const saveAt5: Callback = {
-      name: 'save-at',
-      async afterStep(run: RunInfo, step: number) {
-        if (step === 5) await run.saveCheckpoint('test');
-      },
-    };
-    const first = setup(dir, 5, [saveAt5]);
+    const first = setup(dir, 5, [saveAfterStep(5)]);
     const r1 = await first.trainer.run();
     expect(first.method.queueRows).to.equal(4);
     const second = setup(dir, null);
