@@ -8,6 +8,7 @@ import { flipHorizontal } from './transforms/flip';
 import { normalize, IMAGENET_MEAN, IMAGENET_STD } from './transforms/normalize';
 import { forEachLimited, ReadableItems, type SkipHandler } from './readable';
 import { deriveRng, seedState } from './seed';
+import { nextTimerTick } from '../src/core/event_loop';
 
 /** One view per image, for supervised evaluation (linear probe, k-NN, semi-supervised). */
 export interface ImageBatch {
@@ -136,6 +137,8 @@ export class ImageLoader {
         pending.push(p);
       }
       const h = await pending.shift()!;
+      // Decoded batches resolve as microtasks: give timers and signal handlers their turn.
+      await nextTimerTick();
       const b = h.labels.length;
       yield {
         images: tf.tensor4d(h.data, [b, this.o.size, this.o.size, 3], 'float32'),

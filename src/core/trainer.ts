@@ -26,6 +26,7 @@ import {
 import { checkMemoryBudget } from './memory';
 import { stopRequested, type StopSignal } from './signals';
 import { ensureGradients } from '../nn/gradients';
+import { nextTimerTick } from './event_loop';
 
 /** Thrown out of `run()` after SIGINT / SIGTERM, once the checkpoint is written; the CLI exits 130 / 143. */
 export class InterruptedError extends SignalInterruptedError {
@@ -446,10 +447,6 @@ export class Trainer<B extends TrainBatch = ViewBatch> {
       });
     }
   }
-}
-
-function nextTimerTick(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** A task's loss as its total and named terms (none for a bare scalar). */

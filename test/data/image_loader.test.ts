@@ -30,6 +30,21 @@ describe('data/image_loader: single-view batches for evaluation', () => {
     expect(batches[3].labels).to.deep.equal([24, 25, 26, 27, 28, 29].map((i) => ds.labelOf(i)));
   });
 
+  it('lets timers run between batches (a loop over decoded batches must not hold the event loop)', async () => {
+    // A queue worker renews its lock and a run sees Ctrl-C on timers and signal handlers; batches
+    // of in-memory images resolve as microtasks, which alone never give the loop a turn.
+    const loader = new ImageLoader(ds, { size: 12, mode: 'eval', batchSize: 5 });
+    let timerFired = false;
+    setTimeout(() => (timerFired = true), 0);
+    const firedBeforeBatch: boolean[] = [];
+    for await (const b of loader.batches()) {
+      firedBeforeBatch.push(timerFired);
+      b.images.dispose();
+    }
+    expect(firedBeforeBatch).to.have.length(6);
+    expect(firedBeforeBatch[0]).to.equal(true);
+  });
+
   it('eval mode with a crop fraction takes the centred square and resizes it', async () => {
     const loader = new ImageLoader(ds, { size: 6, mode: 'eval', batchSize: 30, cropFraction: 0.5, mean: [0, 0, 0], std: [1, 1, 1] });
     const [b] = await all(loader.batches());
