@@ -1,12 +1,11 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main';
-import { repoRoot } from '../helpers/reference';
+import { signalAfterFirstStep } from '../helpers/run_cli';
 import { tinyDinoConfig } from '../helpers/tiny_config';
 
 /**
@@ -136,23 +135,11 @@ describe('cli: sslight pretrain (wasm, tiny MobileNetV2)', function () {
 
   it('Ctrl-C saves a checkpoint and exits 130', async () => {
     const out = path.join(dir, 'sigint');
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'sslight.js'), 'pretrain', '--config', config, '--out', out,
-      '--backend', 'wasm', '--set', 'trainer.epochs=50', '--set', 'callbacks.checkpoint=false'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setInterval(() => {
-        const f = path.join(out, 'events.jsonl');
-        if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('"step:end"')) {
-          clearInterval(timer);
-          child.kill('SIGINT');
-        }
-      }, 100);
-      child.on('exit', (c) => {
-        clearInterval(timer);
-        resolve(c);
-      });
-    });
+    const { code, stderr } = await signalAfterFirstStep(
+      ['pretrain', '--config', config, '--out', out, '--backend', 'wasm', '--set', 'trainer.epochs=50', '--set', 'callbacks.checkpoint=false'],
+      out,
+      'SIGINT',
+    );
     expect(code, stderr).to.equal(130);
     const evs = events(out);
     const end = evs.find((e) => e.type === 'run:end');

@@ -1,4 +1,8 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawn } from 'child_process';
 import { main } from '../../src/cli/main';
+import { repoRoot } from './reference';
 
 export interface CliOut {
   code: number;
@@ -29,4 +33,28 @@ export async function runCli(args: string[]): Promise<CliOut> {
   const code = Number(process.exitCode ?? 0);
   process.exitCode = 0;
   return { code, stdout, stderr };
+}
+
+/**
+ * Spawn `bin/sslight.js <args>` as a real process, send it `signal` once `<out>/events.jsonl`
+ * holds a finished step, and return its exit code and stderr.
+ */
+export async function signalAfterFirstStep(args: string[], out: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'sslight.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setInterval(() => {
+      const f = path.join(out, 'events.jsonl');
+      if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('"step:end"')) {
+        clearInterval(timer);
+        child.kill(signal);
+      }
+    }, 100);
+    child.on('exit', (c) => {
+      clearInterval(timer);
+      resolve(c);
+    });
+  });
+  return { code, stderr };
 }

@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
 import { expect } from 'chai';
-import { repoRoot } from '../helpers/reference';
+import { signalAfterFirstStep } from '../helpers/run_cli';
 import { jsonLines, tmpDir, TINY_PRETRAIN } from './toy_run';
 
 /** A real signal to a real process: what `docker stop`, Kubernetes and Slurm send. */
@@ -15,22 +14,7 @@ describe('reliability: SIGTERM to sslight pretrain (wasm, tiny MobileNetV2)', fu
     fs.writeFileSync(config, TINY_PRETRAIN);
     const out = path.join(dir, 'run');
     const args = ['pretrain', '--config', config, '--out', out, '--backend', 'wasm', '--set', 'trainer.epochs=50', '--set', 'callbacks.checkpoint=false'];
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'sslight.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setInterval(() => {
-        const f = path.join(out, 'events.jsonl');
-        if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('"step:end"')) {
-          clearInterval(timer);
-          child.kill('SIGTERM');
-        }
-      }, 100);
-      child.on('exit', (c) => {
-        clearInterval(timer);
-        resolve(c);
-      });
-    });
+    const { code, stderr } = await signalAfterFirstStep(args, out, 'SIGTERM');
     expect(code, stderr).to.equal(143);
     const evs = jsonLines(path.join(out, 'events.jsonl'));
     const end = evs.find((e) => e.type === 'run:end');
