@@ -11,6 +11,8 @@ mkdir -p "$out"
 node_inc=${NODE_INCLUDE:-$(node -p "require('path').resolve(process.execPath, '../../include/node')")}
 [ -f "$node_inc/node_api.h" ] || node_inc=/usr/include/node
 cc=${CC:-cc}
-$cc -O3 -march=native -shared -fPIC -DNODE_GYP_MODULE_NAME=sslight_native -I"$node_inc" \
-  "$here/native_addon.c" "$here/winograd.c" -lopenblas -lm -o "$out/sslight_native.node"
+# Built beside and renamed into place: a process that has the old addon loaded keeps its copy.
+$cc -O3 -march=native -shared -fPIC -Wall -DNODE_GYP_MODULE_NAME=sslight_native -I"$node_inc" \
+  "$here/native_addon.c" "$here/winograd.c" -lopenblas -lm -o "$out/sslight_native.node.tmp"
+mv -f "$out/sslight_native.node.tmp" "$out/sslight_native.node"
 echo "built $out/sslight_native.node"

@@ -30,6 +30,7 @@
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
@@ -172,29 +173,55 @@ static float *heap_floats(napi_env env, napi_value buf, int64_t off, int64_t cou
   return (float *)((char *)data + off);
 }
 
+/* The geometry of the window kernels below (depth-wise gradients, max-pool gradient). */
+typedef struct {
+  int64_t N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl;
+} window_geom;
+
+/*
+ * The shared prologue of the window kernels, called as name(heap, off0, off1, off2, geometry):
+ * reads the geometry and resolves the three operands, whose shapes `kinds` names one letter each
+ * ('x' input [N,H,W,C], 'y' output [N,OH,OW,C], 'w' window [KH,KW,C]). Throws and returns -1 on
+ * bad arguments.
+ */
+static int window_args(napi_env env, napi_callback_info info, const char *usage, const char *name, const char kinds[3],
+                       window_geom *geom, float *ops[3]) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int64_t g[12];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5 || read_geom(env, argv[4], g) != 0) {
+    napi_throw_type_error(env, NULL, usage);
+    return -1;
+  }
+  *geom = (window_geom){g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11]};
+  for (int i = 0; i < 3; i++) {
+    const int64_t count = kinds[i] == 'x'   ? g[0] * g[1] * g[2] * g[3]
+                          : kinds[i] == 'y' ? g[0] * g[4] * g[5] * g[3]
+                                            : g[6] * g[7] * g[3];
+    ops[i] = heap_floats(env, argv[0], arg_int(env, argv[1 + i]), count, NULL);
+    if (!ops[i]) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "%s: operands outside the heap", name);
+      napi_throw_range_error(env, NULL, msg);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /*
  * dW[kh,kw,c] = sum over n,oh,ow of x[n, oh*sh+kh-pt, ow*sw+kw-pl, c] * dy[n,oh,ow,c].
  * One pass over dy, each x row touched by at most KH output rows while it is in cache; the
  * [KH*KW*C] accumulator stays in L1/L2. The inner loop over channels vectorises.
  */
 static napi_value dw_filter_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t g[12];
-  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
-    napi_throw_type_error(env, NULL, "dwFilterGrad(heap, xOff, dyOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
-    return NULL;
-  }
-  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
-  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const float *x = heap_floats(env, argv[0], arg_int(env, argv[1]), N * H * W * C, NULL);
-  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[2]), N * OH * OW * C, NULL);
-  float *out = heap_floats(env, argv[0], arg_int(env, argv[3]), KH * KW * C, NULL);
-  if (!x || !dy || !out) {
-    napi_throw_range_error(env, NULL, "dwFilterGrad: operands outside the heap");
-    return NULL;
-  }
+  window_geom G;
+  float *ops[3];
+  if (window_args(env, info, "dwFilterGrad(heap, xOff, dyOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])", "dwFilterGrad", "xyw", &G, ops) != 0) return NULL;
+  const int64_t N = G.N, H = G.H, W = G.W, C = G.C, OH = G.OH, OW = G.OW, KH = G.KH, KW = G.KW;
+  const int64_t sh = G.sh, sw = G.sw, pt = G.pt, pl = G.pl;
+  const float *x = ops[0], *dy = ops[1];
+  float *out = ops[2];
   float *acc = (float *)calloc((size_t)(KH * KW * C), sizeof(float));
   if (!acc) {
     napi_throw_error(env, NULL, "dwFilterGrad: out of memory");
@@ -230,23 +257,13 @@ static napi_value dw_filter_grad(napi_env env, napi_callback_info info) {
  * scattered from each dy pixel into its KH x KW input window (no zero-dilation for strides).
  */
 static napi_value dw_input_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t g[12];
-  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
-    napi_throw_type_error(env, NULL, "dwInputGrad(heap, dyOff, wOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
-    return NULL;
-  }
-  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
-  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[1]), N * OH * OW * C, NULL);
-  const float *w = heap_floats(env, argv[0], arg_int(env, argv[2]), KH * KW * C, NULL);
-  float *dx = heap_floats(env, argv[0], arg_int(env, argv[3]), N * H * W * C, NULL);
-  if (!dy || !w || !dx) {
-    napi_throw_range_error(env, NULL, "dwInputGrad: operands outside the heap");
-    return NULL;
-  }
+  window_geom G;
+  float *ops[3];
+  if (window_args(env, info, "dwInputGrad(heap, dyOff, wOff, outOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])", "dwInputGrad", "ywx", &G, ops) != 0) return NULL;
+  const int64_t N = G.N, H = G.H, W = G.W, C = G.C, OH = G.OH, OW = G.OW, KH = G.KH, KW = G.KW;
+  const int64_t sh = G.sh, sw = G.sw, pt = G.pt, pl = G.pl;
+  const float *dy = ops[0], *w = ops[1];
+  float *dx = ops[2];
   memset(dx, 0, (size_t)(N * H * W * C) * sizeof(float));
   for (int64_t n = 0; n < N; n++) {
     for (int64_t oh = 0; oh < OH; oh++) {
@@ -601,23 +618,13 @@ static napi_value conv2d_input_grad(napi_env env, napi_callback_info info) { ret
  * loop innermost (vectorised running max and argmax), then dy is scattered; dx is zeroed first.
  */
 static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int64_t g[12];
-  if (argc != 5 || read_geom(env, argv[4], g) != 0) {
-    napi_throw_type_error(env, NULL, "maxPoolGrad(heap, xOff, dyOff, dxOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])");
-    return NULL;
-  }
-  const int64_t N = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], KH = g[6], KW = g[7];
-  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const float *x = heap_floats(env, argv[0], arg_int(env, argv[1]), N * H * W * C, NULL);
-  const float *dy = heap_floats(env, argv[0], arg_int(env, argv[2]), N * OH * OW * C, NULL);
-  float *dx = heap_floats(env, argv[0], arg_int(env, argv[3]), N * H * W * C, NULL);
-  if (!x || !dy || !dx) {
-    napi_throw_range_error(env, NULL, "maxPoolGrad: operands outside the heap");
-    return NULL;
-  }
+  window_geom G;
+  float *ops[3];
+  if (window_args(env, info, "maxPoolGrad(heap, xOff, dyOff, dxOff, [N,H,W,C,OH,OW,KH,KW,sh,sw,pt,pl])", "maxPoolGrad", "xyx", &G, ops) != 0) return NULL;
+  const int64_t N = G.N, H = G.H, W = G.W, C = G.C, OH = G.OH, OW = G.OW, KH = G.KH, KW = G.KW;
+  const int64_t sh = G.sh, sw = G.sw, pt = G.pt, pl = G.pl;
+  const float *x = ops[0], *dy = ops[1];
+  float *dx = ops[2];
   float *best = (float *)malloc((size_t)C * sizeof(float));
   int32_t *arg = (int32_t *)malloc((size_t)C * sizeof(int32_t));
   if (!best || !arg) {

@@ -40,6 +40,15 @@ describe('native GEMM addon (optional)', () => {
   it('rejects operands outside the heap instead of reading past it', () => {
     const heap = new ArrayBuffer(64);
     expect(() => nativeKernels()?.sgemm(heap, false, false, 4, 4, 4, 0, 0, 16)).to.throw(RangeError);
+    // The window kernels: x [1,2,2,1] = 4 floats, dy [1,1,1,1], window [2,2,1]; 64 bytes = 16 floats.
+    const k = nativeKernels();
+    if (!k?.dwFilterGrad || !k.dwInputGrad || !k.maxPoolGrad) return;
+    const geom = [1, 2, 2, 1, 1, 1, 2, 2, 1, 1, 0, 0];
+    expect(() => k.dwFilterGrad!(heap, 0, 16, 32, geom)).to.not.throw();
+    expect(() => k.dwFilterGrad!(heap, 0, 16, 52, geom)).to.throw(RangeError, /^dwFilterGrad: operands outside the heap/);
+    expect(() => k.dwInputGrad!(heap, 0, 52, 16, geom)).to.throw(RangeError, /^dwInputGrad: operands outside the heap/);
+    expect(() => k.maxPoolGrad!(heap, 56, 0, 16, geom)).to.throw(RangeError, /^maxPoolGrad: operands outside the heap/);
+    expect(() => k.maxPoolGrad!(heap, 0, 16, 32, geom.slice(1))).to.throw(TypeError, /^maxPoolGrad\(heap, xOff/);
   });
 
   for (const [tA, tB] of [
