@@ -32,3 +32,17 @@ describe('configs/*swav_mobilenetv2.yaml', () => {
     expect(ours.trainer).to.deep.equal(base.trainer);
   });
 });
+
+describe('configs/cifar10/swav*_mobilenetv2_small.yaml', () => {
+  for (const file of ['swav_sslight_mobilenetv2_small.yaml', 'swav_mobilenetv2_small.yaml']) {
+    it(`${file}: Sinkhorn spreads at least as many features as prototypes from the first steps`, () => {
+      // At batch 32 over 100 prototypes without the queue, the run collapsed to uniform predictions.
+      const c = loadConfig(path.join(repoRoot, 'configs', 'cifar10', file));
+      const m = c.method.options as Record<string, number>;
+      expect(m.epoch_queue_starts).to.equal(0);
+      expect(m.queue_length + c.trainer.batch_size).to.be.at.least(m.nmb_prototypes);
+      // The queue joins once full: within SwAV's 313 prototype-freezing steps.
+      expect(m.queue_length / c.trainer.batch_size).to.be.at.most(m.freeze_prototypes_niters);
+    });
+  }
+});
