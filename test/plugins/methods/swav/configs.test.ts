@@ -43,6 +43,9 @@ describe('configs/cifar10/swav*_mobilenetv2_small.yaml', () => {
       expect(m.queue_length + c.trainer.batch_size).to.be.at.least(m.nmb_prototypes);
       // The queue joins once full: within SwAV's 313 prototype-freezing steps.
       expect(m.queue_length / c.trainer.batch_size).to.be.at.most(m.freeze_prototypes_niters);
+      // More prototypes than feat_dim + 1, so no embedding direction scores them all the same
+      // (100 in 128 dimensions collapsed to uniform predictions).
+      expect(m.nmb_prototypes).to.be.greaterThan(m.feat_dim + 1);
     });
   }
 });
