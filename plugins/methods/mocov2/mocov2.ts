@@ -121,7 +121,13 @@ export class Mocov2 extends MethodBase<{ keys: tf.Tensor2D }> {
       loss: r.loss,
       pairLoss: { matrix: pairLoss, nGlobal: 1 + nGlobalQueries, targets: [0] },
       keep: { keys: r.keys },
-      metrics: { acc1: tf.mean(r.correct) },
+      // Alignment (mean cosine to the positive key) and uniformity (mean cosine to the queued
+      // negatives): a loss drifting up towards ln(K + 1) is one of the two failing.
+      metrics: {
+        acc1: tf.mean(r.correct),
+        pos_cos: tf.mul(tf.mean(r.posLogits), this.options.temperature),
+        neg_cos: tf.mul(tf.mean(r.negLogits), this.options.temperature),
+      },
     };
   }
 

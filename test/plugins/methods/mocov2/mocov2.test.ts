@@ -159,6 +159,14 @@ describe('plugins/methods/mocov2/mocov2', function () {
     const expectedKeys = tf.tidy(() => l2Normalize(m.encoderK.forward([batch.globals[0]])));
     const k0 = snapshot(m.encoderK);
     const queueBefore = Array.from(m.queue.queue.dataSync());
+    const expectedCos = tf.tidy(() => {
+      const qv = l2Normalize(m.encoderQ.forward([batch.globals[1], ...batch.locals]));
+      const chunks = tf.reshape(qv, [-1, B, qv.shape[1]]);
+      return {
+        pos: tf.mean(tf.sum(tf.mul(chunks, expectedKeys), -1)).dataSync()[0],
+        neg: tf.mean(tf.matMul(qv, m.queue.queue)).dataSync()[0],
+      };
+    });
     const metrics: Record<string, number> = {};
     trainStep(m, sgdFor(m), batch, ctxAt(7, metrics));
     const qAfter = snapshot(m.encoderQ);
@@ -181,8 +189,12 @@ describe('plugins/methods/mocov2/mocov2', function () {
     }
     expect(m.queue.ptr).to.equal(B);
     expect(metrics.momentum).to.equal(0.9);
-    for (const k of ['loss_gg', 'loss_gl', 'acc1']) expect(metrics[k], k).to.be.a('number').and.not.NaN;
+    for (const k of ['loss_gg', 'loss_gl', 'acc1', 'pos_cos', 'neg_cos']) expect(metrics[k], k).to.be.a('number').and.not.NaN;
     expect(metrics.acc1).to.be.within(0, 1);
+    // Mean cosines of the step's queries (taken before the update) to their keys and to the
+    // queue as it was before this step's enqueue.
+    expect(metrics.pos_cos).to.be.closeTo(expectedCos.pos, 1e-5);
+    expect(metrics.neg_cos).to.be.closeTo(expectedCos.neg, 1e-5);
     expect(() => m.afterStep(ctxAt(8))).to.throw(/no loss/);
     tf.dispose(expectedKeys);
     disposeBatch(batch);
