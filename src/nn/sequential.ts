@@ -38,6 +38,11 @@ export interface MlpOptions {
   nLayers: number;
   /** BatchNorm1d after each hidden Linear. */
   useBn: boolean;
+  /**
+   * BatchNorm1d without affine parameters after the last Linear (MoCo v3's `last_bn`): every
+   * batch of outputs is centred, so no direction is shared by all embeddings.
+   */
+  lastBn?: boolean;
   activation: (x: tf.Tensor2D) => tf.Tensor2D;
   /** Makes each Linear (the methods differ in initialisation), called in layer order. */
   linear: (inDim: number, outDim: number) => Layer2D;
@@ -45,11 +50,12 @@ export interface MlpOptions {
 
 /**
  * The projection MLP every SSL head shares: (Linear - [BN] - activation) x (nLayers - 1), then
- * Linear to outDim, with torch's Sequential indices (DINO, SwAV and MoCo-v2 heads).
+ * Linear to outDim [- BN without affine], with torch's Sequential indices (DINO, SwAV and MoCo-v2
+ * heads; a single Linear registers directly unless `lastBn` wraps it).
  */
 export function buildMlp(o: MlpOptions): Layer2D {
   const nLayers = Math.max(o.nLayers, 1);
-  if (nLayers === 1) return o.linear(o.inDim, o.outDim);
+  if (nLayers === 1 && !o.lastBn) return o.linear(o.inDim, o.outDim);
   const seq = new Sequential();
   let idx = 0;
   let dim = o.inDim;
@@ -60,5 +66,6 @@ export function buildMlp(o: MlpOptions): Layer2D {
     dim = o.hiddenDim;
   }
   seq.add(idx++, o.linear(dim, o.outDim));
+  if (o.lastBn) seq.add(idx++, new BatchNorm1d(o.outDim, { affine: false }));
   return seq;
 }

@@ -15,11 +15,13 @@ export interface MocoHeadOptions {
   nLayers?: number;
   /** BatchNorm1d after each hidden Linear (off in MoCo-v2 and SSLight's MoCo recipe). */
   useBn?: boolean;
+  /** BatchNorm1d without affine after the output Linear (MoCo v3's `last_bn`; off in MoCo-v2). */
+  lastBn?: boolean;
 }
 
 /**
  * The MoCo-v2 projection head as SSLight's MOCOHead: Linear(in, hidden) - [BN] - ReLU - ... -
- * Linear(hidden, out), no normalisation (the loss L2-normalises). Default: Linear(feat, 2048) -
+ * Linear(hidden, out) [- BN without affine], no L2 normalisation (the loss does it). Default: Linear(feat, 2048) -
  * ReLU - Linear(2048, 128), torch names `mlp.0.{weight,bias}`, `mlp.2.{weight,bias}` (with one
  * layer: `mlp.{weight,bias}`). Init as SSLight's _init_weights: trunc normal std 0.02, bias 0.
  */
@@ -29,11 +31,11 @@ export class MocoHead extends Module {
 
   constructor(opts: MocoHeadOptions, rng: Rng) {
     super();
-    const { inDim, outDim, hiddenDim = 2048, useBn = false } = opts;
+    const { inDim, outDim, hiddenDim = 2048, useBn = false, lastBn = false } = opts;
     const nLayers = Math.max(opts.nLayers ?? 2, 1);
     this.outDim = outDim;
     const lin = (i: number, o: number) => new Linear(i, o, rng, { init: 'trunc_normal' });
-    this.mlp = this.addModule('mlp', buildMlp({ inDim, hiddenDim, outDim, nLayers, useBn, activation: relu, linear: lin }));
+    this.mlp = this.addModule('mlp', buildMlp({ inDim, hiddenDim, outDim, nLayers, useBn, lastBn, activation: relu, linear: lin }));
   }
 
   /** [B, inDim] -> [B, outDim], not normalised. */

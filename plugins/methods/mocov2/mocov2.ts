@@ -24,6 +24,11 @@ export const mocov2Schema = z
     hidden_dim: z.number().int().positive().default(2048),
     n_layers: z.number().int().min(1).default(2),
     use_bn_in_head: z.boolean().default(false),
+    /**
+     * MoCo v3's `last_bn`: BN without affine on the head's output, so each batch of embeddings is
+     * centred. Off in MoCo-v2; the CIFAR-10 batch-32 recipes need it (configs/cifar10/README.md).
+     */
+    last_bn: z.boolean().default(false),
     /** K, the number of negative keys (MoCo's `moco-k`). */
     queue_length: z.number().int().positive().default(65536),
     temperature: z.number().positive().default(0.2),
@@ -80,7 +85,7 @@ export class Mocov2 extends MethodBase<{ keys: tf.Tensor2D }> {
     const encoder = () => {
       const backbone = deps.buildBackbone(deps.rng.fork());
       const head = new MocoHead(
-        { inDim: backbone.featureDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head },
+        { inDim: backbone.featureDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head, lastBn: o.last_bn },
         deps.rng.fork(),
       );
       return new MocoEncoder(backbone, head);

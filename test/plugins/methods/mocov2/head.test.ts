@@ -56,4 +56,23 @@ describe('plugins/methods/mocov2/head', () => {
     });
     [one, bn, three].forEach((m) => m.dispose());
   });
+
+  it('last_bn: BN without affine after the output Linear; each batch of outputs is centred', () => {
+    const h = new MocoHead({ inDim: 5, outDim: 3, hiddenDim: 8, lastBn: true }, new Rng(4));
+    expect([...moduleStateDict(h).keys()]).to.deep.equal([
+      'mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias',
+      'mlp.3.running_mean', 'mlp.3.running_var', 'mlp.3.num_batches_tracked',
+    ]);
+    h.train();
+    tf.tidy(() => {
+      const y = h.forward(tf.add(tf.randomNormal([16, 5], 0, 1, 'float32', 3), 2) as tf.Tensor2D);
+      const { mean, variance } = tf.moments(y, 0);
+      for (const m of mean.dataSync()) expect(Math.abs(m)).to.be.below(1e-5);
+      // var / (var + eps): below 1 for the tiny outputs of the std-0.02 initialisation.
+      for (const v of variance.dataSync()) expect(v).to.be.within(0.01, 1);
+    });
+    const single = new MocoHead({ inDim: 5, outDim: 3, nLayers: 1, lastBn: true }, new Rng(4));
+    expect([...moduleStateDict(single).keys()].slice(0, 3)).to.deep.equal(['mlp.0.weight', 'mlp.0.bias', 'mlp.1.running_mean']);
+    [h, single].forEach((m) => m.dispose());
+  });
 });

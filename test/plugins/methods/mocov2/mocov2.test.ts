@@ -73,7 +73,7 @@ describe('plugins/methods/mocov2/mocov2', function () {
 
   it('is registered as method "mocov2" with the MoCo-v2 / SSLight defaults; the schema is strict', () => {
     expect(mocov2Schema.parse({})).to.deep.equal({
-      out_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: false, queue_length: 65536, temperature: 0.2,
+      out_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: false, last_bn: false, queue_length: 65536, temperature: 0.2,
       momentum: 0.999, momentum_end: null, global_only: false, alpha: null,
     });
     expect(registry.names('method')).to.include('mocov2');
