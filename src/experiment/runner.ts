@@ -1,5 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import YAML from 'yaml';
+import { describeChanges, diffConfig } from '../core/config_diff';
 import { ConfigError } from '../core/errors';
 import type { Evaluations, Grid } from './grid';
 import { CELL_FILES, cellDir, changedEvaluations, planCell, readCellResult, replanEvaluations, runCell } from './cell';
@@ -23,6 +25,19 @@ export function planGrid(grid: Grid, outDir: string, resume: boolean, reevaluate
       const old = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { sets: string[]; evaluations: Evaluations };
       if (JSON.stringify(old.sets) !== JSON.stringify(c.sets)) {
         throw new ConfigError('', `cell ${c.id} in ${outDir} was planned with other overrides (${old.sets.join(' ')}); the grid file changed since: use another --out`);
+      }
+      // The cell keeps the config it was planned with: an edited base file would otherwise be
+      // ignored for this grid's cells without a word.
+      const configFile = path.join(cellDir(outDir, c.id), CELL_FILES.config);
+      if (fs.existsSync(configFile)) {
+        const changes = diffConfig(YAML.parse(fs.readFileSync(configFile, 'utf8')), c.config);
+        if (changes.length) {
+          throw new ConfigError(
+            'base',
+            `cell ${c.id} in ${outDir} was planned with another config (${describeChanges(changes)}); ` +
+              'the base config changed since: restore it, or use another --out',
+          );
+        }
       }
       const changed = changedEvaluations(old.evaluations, grid.evaluations);
       if (changed.length) stale.push(`${c.id} (${changed.join(', ')})`);

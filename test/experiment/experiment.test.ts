@@ -119,6 +119,26 @@ describe('cli: sslight experiment (in-process, tiny grid)', function () {
     expect(bad.code).to.equal(2);
     expect(bad.stderr).to.match(/--reevaluate continues a grid: add --resume/);
   });
+
+  it('an edited base config: --resume refuses (exit 2), naming the key, and the cells keep their config', async () => {
+    const base = path.join(dir, 'tiny.yaml');
+    const k3 = path.join(dir, 'grid_k3.yaml'); // the evaluations the cells have since the test above
+    const before = fs.readFileSync(base, 'utf8');
+    const cellYaml = path.join(out, 'cells', 'views=dino,seed=0', 'config.yaml');
+    const planned = fs.readFileSync(cellYaml, 'utf8');
+    try {
+      fs.writeFileSync(base, before.replace('lr: 0.3,', 'lr: 0.2,'));
+      const r = await cli(['experiment', k3, '--out', out, '--resume']);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/cell views=dino,seed=0 .* another config \(optimizer\.lr 0\.3 -> 0\.2\); the base config changed/);
+      expect(fs.readFileSync(cellYaml, 'utf8')).to.equal(planned);
+    } finally {
+      fs.writeFileSync(base, before);
+    }
+    const again = await cli(['experiment', k3, '--out', out, '--resume']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stderr).to.not.match(/: pre-training/);
+  });
 });
 
 describe('cli: sslight experiment --queue errors', function () {
