@@ -21,8 +21,8 @@ export interface MocoHeadOptions {
 
 /**
  * The MoCo-v2 projection head as SSLight's MOCOHead: Linear(in, hidden) - [BN] - ReLU - ... -
- * Linear(hidden, out) [- BN without affine], no L2 normalisation (the loss does it). Default: Linear(feat, 2048) -
- * ReLU - Linear(2048, 128), torch names `mlp.0.{weight,bias}`, `mlp.2.{weight,bias}` (with one
+ * Linear(hidden, out) [- BN without affine], no L2 normalisation (the loss does it). Default:
+ * Linear(feat, 2048) - ReLU - Linear(2048, 128), torch names `mlp.0.{weight,bias}`, `mlp.2.{weight,bias}` (with one
  * layer: `mlp.{weight,bias}`). Init as SSLight's _init_weights: trunc normal std 0.02, bias 0.
  */
 export class MocoHead extends Module {
