@@ -17,6 +17,8 @@ export interface SwavHeadOptions {
   useBn?: boolean;
   /** Number of prototypes K (3000). */
   nPrototypes?: number;
+  /** BatchNorm1d without affine after the projection's last Linear, before the L2 norm (off in SwAV). */
+  lastBn?: boolean;
 }
 
 /**
@@ -66,7 +68,7 @@ export class SwavHead extends Module {
 
   constructor(opts: SwavHeadOptions, rng: Rng) {
     super();
-    const { inDim, featDim = 128, hiddenDim = 2048, useBn = true, nPrototypes = 3000 } = opts;
+    const { inDim, featDim = 128, hiddenDim = 2048, useBn = true, nPrototypes = 3000, lastBn = false } = opts;
     const nLayers = Math.max(opts.nLayers ?? 2, 1);
     this.featDim = featDim;
     this.nPrototypes = nPrototypes;
@@ -76,7 +78,7 @@ export class SwavHead extends Module {
       if (l.bias) l.bias.assign(tf.tidy(() => zeros([o])));
       return l;
     };
-    const mlp = buildMlp({ inDim, hiddenDim, outDim: featDim, nLayers, useBn, activation: relu, linear: lin });
+    const mlp = buildMlp({ inDim, hiddenDim, outDim: featDim, nLayers, useBn, lastBn, activation: relu, linear: lin });
     this.projection = this.addModule('projection', new Projection(mlp));
     this.prototypes = this.addModule('prototypes', lin(featDim, nPrototypes, false));
     this.normalizePrototypes();

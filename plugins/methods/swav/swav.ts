@@ -27,6 +27,12 @@ export const swavSchema = z
     hidden_dim: z.number().int().positive().default(2048),
     n_layers: z.number().int().min(1).default(2),
     use_bn_in_head: z.boolean().default(true),
+    /**
+     * BN without affine on the projection's output, before the L2 norm (as MoCo v3's `last_bn`):
+     * each batch of embeddings is centred, so they cannot all share one direction, where every
+     * image scores alike against the prototypes and Sinkhorn's codes carry no information.
+     */
+    last_bn: z.boolean().default(false),
     nmb_prototypes: z.number().int().positive().default(3000),
     temperature: z.number().positive().default(0.1),
     epsilon: z.number().positive().default(0.05),
@@ -87,6 +93,7 @@ export class Swav extends MethodBase<Kept> {
         nLayers: o.n_layers,
         useBn: o.use_bn_in_head,
         nPrototypes: o.nmb_prototypes,
+        lastBn: o.last_bn,
       },
       deps.rng.fork(),
     );
@@ -144,7 +151,7 @@ export class Swav extends MethodBase<Kept> {
       ? { toEnqueue: noGrad(() => tf.stack(cfa.map((c) => tf.slice(embedding, [c * b, 0], [b, o.feat_dim]))) as tf.Tensor3D) }
       : {};
     const codeEntropy = noGrad(() => tf.mean(tf.neg(tf.sum(tf.mul(r.codes, tf.log(tf.maximum(r.codes, 1e-30))), -1))));
-    const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy };
+    const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy, emb_cos: noGrad(() => meanPairCosine(tf.slice(embedding, [0, 0], [b, o.feat_dim]))) };
     if (o.queue_length > 0) metrics.queue_used = tf.scalar(useQueue ? 1 : 0);
     return { loss: r.loss, pairLoss: { matrix: r.pairLoss, nGlobal, targets: cfa }, keep, metrics };
   }
@@ -169,6 +176,20 @@ export class Swav extends MethodBase<Kept> {
   collapseLoss(): number {
     return Math.log(this.options.nmb_prototypes);
   }
+}
+
+/**
+ * Mean cosine between the unit rows of `z` [B, D] over pairs i != j: (||sum z||^2 - B) / (B (B - 1)).
+ * Near 1 when every embedding points one way (the codes then carry no information), near 0 when
+ * they are spread.
+ */
+export function meanPairCosine(z: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const b = z.shape[0];
+    if (b < 2) return tf.scalar(0);
+    const s = tf.sum(tf.square(tf.sum(z, 0)));
+    return tf.div(tf.sub(s, b), b * (b - 1)) as tf.Scalar;
+  });
 }
 
 registerPlugin({

@@ -4,7 +4,7 @@ import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
 import { SwavHead, normalizeRows } from '../../../../plugins/methods/swav/head';
 import { swavLoss } from '../../../../plugins/methods/swav/loss';
-import { Swav, swavSchema, type SwavOptions } from '../../../../plugins/methods/swav/swav';
+import { Swav, meanPairCosine, swavSchema, type SwavOptions } from '../../../../plugins/methods/swav/swav';
 import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { ConfigError } from '../../../../src/core/errors';
 import { registry } from '../../../../src/core/registry';
@@ -89,7 +89,7 @@ describe('plugins/methods/swav', function () {
   it('is registered as method "swav" with SwAV defaults; the schema is strict', () => {
     expect(registry.names('method')).to.include('swav');
     expect(swavSchema.parse({})).to.deep.equal({
-      feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, nmb_prototypes: 3000, temperature: 0.1,
+      feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, last_bn: false, nmb_prototypes: 3000, temperature: 0.1,
       epsilon: 0.05, sinkhorn_iterations: 3, crops_for_assign: [0, 1], freeze_prototypes_niters: null,
       queue_length: 0, epoch_queue_starts: 15, alpha: null,
     });
@@ -118,6 +118,41 @@ describe('plugins/methods/swav', function () {
     head.dispose();
   });
 
+  it('last_bn: BN without affine on the projection output, before the L2 norm (centred embeddings)', () => {
+    const head = new SwavHead({ inDim: 6, featDim: 8, hiddenDim: 12, nPrototypes: K, lastBn: true }, new Rng(1));
+    expect(head.namedParameters().map((p) => p.name)).to.deep.equal([
+      'projection.mlp.0.weight', 'projection.mlp.0.bias', 'projection.mlp.1.weight', 'projection.mlp.1.bias',
+      'projection.mlp.3.weight', 'projection.mlp.3.bias', 'prototypes.weight',
+    ]);
+    head.train();
+    tf.tidy(() => {
+      // Inputs sharing a large common offset: without the BN every embedding points the same way.
+      const x = tf.add(tf.randomNormal([32, 6], 0, 1, 'float32', 5), 3) as tf.Tensor2D;
+      const plain = new SwavHead({ inDim: 6, featDim: 8, hiddenDim: 12, nPrototypes: K }, new Rng(1));
+      plain.train();
+      const withBn = meanPairCosine(head.forward(x).embedding).dataSync()[0];
+      const without = meanPairCosine(plain.forward(x).embedding).dataSync()[0];
+      expect(without).to.be.above(0.3);
+      expect(Math.abs(withBn)).to.be.below(0.1);
+      plain.dispose();
+    });
+    expect(makeSwav({ last_bn: true }).student.head.projection.mlp).to.exist;
+    head.dispose();
+  });
+
+  it('meanPairCosine: mean cosine over pairs i != j of unit rows', () => {
+    tf.tidy(() => {
+      const same = normalizeRows(tf.tensor2d([[1, 2], [1, 2], [1, 2]]));
+      expectClose([meanPairCosine(same).dataSync()[0]], [1], { rtol: 0, atol: 1e-6, what: 'identical rows' });
+      const z = normalizeRows(tf.tensor2d([[1, 0], [0, 1], [-1, 1]]));
+      // pairs: (0,1) 0, (0,2) -1/sqrt2, (1,2) 1/sqrt2 -> mean 0
+      const rows = [[1, 0], [0, 1], [-Math.SQRT1_2, Math.SQRT1_2]];
+      let sum = 0;
+      for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) if (i !== j) sum += rows[i][0] * rows[j][0] + rows[i][1] * rows[j][1];
+      expectClose([meanPairCosine(z).dataSync()[0]], [sum / 6], { rtol: 0, atol: 1e-6, what: 'mixed rows' });
+    });
+  });
+
   it('one student, no target network; one backbone batch per resolution; loss = swavLoss of the head scores', () => {
     const s = makeSwav({ alpha: 0.4 });
     expect(Object.keys(s.studentModules())).to.deep.equal(['student']);
@@ -139,6 +174,7 @@ describe('plugins/methods/swav', function () {
     expect(metrics.loss_gl).to.be.a('number').and.not.NaN;
     expectClose([0.4 * metrics.loss_gg + 0.6 * metrics.loss_gl], [loss.dataSync()[0]], { rtol: 1e-5, atol: 0, what: 'loss from blocks' });
     expect(metrics.code_entropy).to.be.within(0, Math.log(K) + 1e-5);
+    expect(metrics.emb_cos).to.be.within(-1, 1);
     expect(metrics.prototypes_frozen).to.equal(1);
     expect(metrics).to.not.have.property('queue_used');
     expect(() => s.loss(makeBatch(2, 3), ctxAt(1))).to.throw(/2 \+ 2 views/);
