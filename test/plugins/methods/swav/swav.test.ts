@@ -10,6 +10,7 @@ import { ConfigError } from '../../../../src/core/errors';
 import { registry } from '../../../../src/core/registry';
 import { Rng } from '../../../../src/core/rng';
 import { Module, type Parameter } from '../../../../src/nn/module';
+import { moduleStateDict } from '../../../../src/nn/state_dict';
 import { expectClose } from '../../../helpers/reference';
 import { ToyBackbone } from '../../../helpers/toy_backbone';
 import { makeViewBatch } from '../../../../data/host_batch';
@@ -136,7 +137,12 @@ describe('plugins/methods/swav', function () {
       expect(Math.abs(withBn)).to.be.below(0.1);
       plain.dispose();
     });
-    expect(makeSwav({ last_bn: true }).student.head.projection.mlp).to.exist;
+    // The method option reaches the head: the BN's running statistics follow the output Linear.
+    const s = makeSwav({ last_bn: true });
+    expect([...moduleStateDict(s.student.head).keys()]).to.include.members(['projection.mlp.4.running_mean', 'projection.mlp.4.running_var']);
+    const plain = makeSwav();
+    expect([...moduleStateDict(plain.student.head).keys()]).to.not.include('projection.mlp.4.running_mean');
+    [s, plain].forEach((m) => m.dispose());
     head.dispose();
   });
 
