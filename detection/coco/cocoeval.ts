@@ -7,6 +7,7 @@ import { Accumulated, accumulate } from './accumulate';
 import type { COCO } from './coco';
 import { EvalResult, evaluate } from './evaluate';
 import { IouType, Params } from './params';
+import { CategoryAp, perCategoryAp } from './per_category';
 import { SummaryLine, summarizeAll } from './summarize';
 
 /** One pycocotools evalImgs entry, materialised on request (see COCOeval.evalImg). */
@@ -66,6 +67,12 @@ export class COCOeval {
     this.summaryLines = lines.map((l) => l.text);
     if (print) for (const l of this.summaryLines) console.log(l);
     return this.stats;
+  }
+
+  /** Detectron2's per-category AP (percent, NaN without ground truth), in params.catIds order. */
+  perCategoryAp(): CategoryAp[] {
+    if (!this.acc || !this.evalResult) throw new Error('Please run accumulate() first');
+    return perCategoryAp(this.acc, this.evalResult.params);
   }
 
   /** pycocotools' eval dict: counts, precision [T,R,K,A,M], recall [T,K,A,M], scores. */

@@ -3,6 +3,7 @@ export { COCO } from './coco';
 export { COCOeval, EvalImg } from './cocoeval';
 export { Params, IouType, linspace } from './params';
 export { Accumulated } from './accumulate';
+export { perCategoryAp, type CategoryAp } from './per_category';
 export { CocoFormatError, MaskError } from './errors';
 export * as mask from './mask';
 export { Rle, rleEncode, rleEncodeRowMajor, rleDecode, rleArea, rleToBbox, rleMerge, rowToColMajor, colToRowMajor } from './rle';

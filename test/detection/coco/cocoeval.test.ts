@@ -58,6 +58,15 @@ describe('detection/coco COCOeval vs pycocotools', () => {
         expectClose(ss.index.map((i) => acc.scores[i]), ss.value, { rtol: 0, atol: 0, what: 'scores' });
       });
 
+      const perCategoryApplies = c.params.useCats !== 0 && c.iouType !== 'keypoints' && c.expected.stats[0] >= 0;
+      if (perCategoryApplies) it("per-category AP (Detectron2's) averages to pycocotools' AP over the categories with ground truth", () => {
+        const aps = E.perCategoryAp();
+        expect(aps.map((a) => a.catId)).to.deep.equal(E.params.catIds);
+        const defined = aps.filter((a) => !Number.isNaN(a.ap)).map((a) => a.ap);
+        expect(defined.length).to.be.greaterThan(0);
+        expect(defined.reduce((x, y) => x + y, 0) / defined.length).to.be.closeTo(c.expected.stats[0] * 100, 1e-9);
+      });
+
       it('produces the same per-image matches (evalImgs)', () => {
         expect(E.evalImgsLength).to.equal(c.expected.evalImgsLength);
         for (const ref of c.expected.evalImgs) {

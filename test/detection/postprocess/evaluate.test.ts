@@ -12,7 +12,7 @@ import { maskTargets } from '../../../detection/ops/mask_targets';
 import { detectAll } from '../../../detection/postprocess/detect_all';
 import { InterruptedError } from '../../../src/core/errors';
 import { clearStopRequest, requestStop } from '../../../src/core/signals';
-import { evaluateAndReport, evaluateDetections, formatApTable, writeMetrics } from '../../../detection/postprocess/evaluate';
+import { evaluateAndReport, evaluateDetections, formatApTable, formatPerCategoryTable, writeMetrics } from '../../../detection/postprocess/evaluate';
 import { toCocoResults, toOriginalImage, type Detections } from '../../../detection/postprocess/results';
 
 describe('detection/postprocess: results, COCO JSON and evaluation', () => {
@@ -85,6 +85,40 @@ describe('detection/postprocess: results, COCO JSON and evaluation', () => {
     expect(s[8]).to.be.lessThan(0.9); // AR@100
   });
 
+  it("gives Detectron2's per-category AP: 100 / 0 per class, and their mean is the overall AP", () => {
+    const names = gt.loadCats(gt.getCatIds()).map((c) => String(c.name));
+    const all = evaluateDetections(gt, resultsOf(perfect));
+    for (const t of ['bbox', 'segm'] as const) {
+      expect(Object.keys(all.perCategory[t]!)).to.deep.equal(names);
+      for (const n of names) expect(all.perCategory[t]![n]).to.equal(100);
+    }
+    // Only the first category's detections kept: it alone scores, the others are 0.
+    const first = gt.getCatIds()[0];
+    const one = evaluateDetections(gt, resultsOf(perfect).filter((r) => r.category_id === first), { iouTypes: ['bbox'] });
+    expect(one.perCategory.bbox![names[0]]).to.equal(100);
+    for (const n of names.slice(1)) expect(one.perCategory.bbox![n]).to.equal(0);
+    // Half the detections: per-category values in between, averaging to COCOeval's AP.
+    const half = perfect.map((p) => {
+      const n = Math.ceil(p.det.scores.length / 2);
+      return { ...p, det: { boxes: p.det.boxes.slice(0, 4 * n), scores: p.det.scores.slice(0, n), classes: p.det.classes.slice(0, n) } };
+    });
+    const h = evaluateDetections(gt, resultsOf(half), { iouTypes: ['bbox'] });
+    const aps = Object.values(h.perCategory.bbox!);
+    expect(aps.some((v) => v > 0 && v < 100)).to.equal(true);
+    expect(aps.reduce((a, b) => a + b, 0) / aps.length).to.be.closeTo(h.stats.bbox![0] * 100, 1e-9);
+    // Images without one category: that category is NaN ('nan' in the table, null in metrics.json).
+    const withoutFirst = perfect.filter((p) => gt.loadAnns(gt.getAnnIds({ imgIds: p.imageId })).every((a) => a.category_id !== first));
+    expect(withoutFirst.length).to.be.greaterThan(0);
+    const m = evaluateDetections(gt, resultsOf(withoutFirst), { iouTypes: ['bbox'], imgIds: withoutFirst.map((p) => p.imageId) });
+    expect(m.perCategory.bbox![names[0]]).to.be.NaN;
+    const table = formatPerCategoryTable(m, 'bbox');
+    expect(table.split('\n')[0]).to.equal('| category | AP | category | AP | category | AP |');
+    expect(table).to.contain(`| ${names[0]} | nan |`);
+    const j = JSON.parse(fs.readFileSync(writeMetrics(path.join(dir, 'per_cat'), m), 'utf8'));
+    expect(j.per_category.bbox[names[0]]).to.equal(null);
+    expect(j.per_category.bbox[names[1]]).to.equal(100);
+  });
+
   it('drops boxes that are empty after clipping and scales each axis by its own ratio', () => {
     const r = toOriginalImage(
       { boxes: Float32Array.from([10, 10, 30, 20, 200, 5, 220, 9]), scores: Float32Array.from([0.9, 0.8]), classes: Int32Array.from([1, 2]) },
@@ -118,6 +152,7 @@ describe('detection/postprocess: results, COCO JSON and evaluation', () => {
     const m = evaluateAndReport(gt, res, { outDir: out, log: (l) => lines.push(l), imgIds: perfect.slice(0, 3).map((p) => p.imageId) });
     expect(m.numImages).to.equal(3);
     expect(lines.join('\n')).to.match(/3 images/).and.to.match(/\| segm \| 100\.000/);
+    expect(lines).to.include('Per-category bbox AP:').and.to.include('Per-category segm AP:');
     expect(JSON.parse(fs.readFileSync(path.join(out, 'coco_instances_results.json'), 'utf8'))).to.deep.equal(JSON.parse(JSON.stringify(res)));
     expect(JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')).num_images).to.equal(3);
   });
