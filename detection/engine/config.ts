@@ -61,6 +61,11 @@ export const detectionTrainerSchema = trainerSchema
     batch_size: positiveInt.default(16),
     /** Evaluate on data.val (bbox and segm AP, metrics.json in the run directory) when training ends. */
     eval_at_end: z.boolean().default(true),
+    /**
+     * Training images (in batches of batch_size) whose average backbone BN statistics replace the
+     * running ones before any evaluation (Detectron2's TEST.PRECISE_BN: 200 batches); 0 = off.
+     */
+    precise_bn: z.number().int().nonnegative().default(0),
   })
   .strict();
 

@@ -75,7 +75,7 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
     const result = await trainer.run();
     log(`sslight: done at step ${result.step} (${result.reason}) in ${((performance.now() - t0) / 1000).toFixed(0)} s; outputs in ${runDir}`);
     if (config.data.val && config.trainer.eval_at_end) {
-      await evaluateInto(model, config, config.data.val.annotations, config.data.val.images, runDir, log, { step: result.step });
+      await evaluateInto(model, config, config.data.val.annotations, config.data.val.images, runDir, log, { step: result.step }, config.trainer.precise_bn);
     }
   } finally {
     uninstall();
@@ -94,9 +94,20 @@ async function evaluateInto(
   outDir: string,
   log: (s: string) => void,
   extra: Record<string, unknown>,
+  preciseBn: number,
 ): Promise<void> {
-  let bar: ReturnType<typeof progress> | null = null;
   const t0 = performance.now();
+  if (preciseBn > 0) {
+    const { preciseBnDetector } = await import('../../detection/engine/precise_bn');
+    const r = await preciseBnDetector(model, config, preciseBn);
+    log(
+      r.layers > 0
+        ? `sslight: backbone BatchNorm statistics recomputed on ${r.images} training images (${r.layers} layers; trainer.precise_bn)`
+        : 'sslight: precise BN skipped (the backbone BatchNorm is frozen)',
+    );
+    extra = { ...extra, precise_bn: { images: r.images, layers: r.layers } };
+  }
+  let bar: ReturnType<typeof progress> | null = null;
   await evaluateDetector(model, {
     annotations: path.resolve(annotations),
     images: path.resolve(images),
@@ -116,6 +127,7 @@ async function evaluateInto(
 
 interface EvalArgs {
   checkpoint: string;
+  'precise-bn'?: number;
   data?: string;
   images?: string;
   out?: string;
@@ -134,7 +146,8 @@ export async function detectEval(args: EvalArgs, log: (s: string) => void = (s) 
     if (!annotations || !images) throw new InputError('--data ANNOTATIONS.json and --images DIR are required (the checkpoint\'s config has no data.val)');
     const outDir = path.resolve(args.out ?? path.join(d.dir, 'eval'));
     makeOutputDir(outDir, '--out');
-    await evaluateInto(d.model, d.config, annotations, images, outDir, log, { checkpoint: d.dir, step: d.step });
+    const preciseBn = args['precise-bn'] ?? d.config.trainer.precise_bn;
+    await evaluateInto(d.model, d.config, annotations, images, outDir, log, { checkpoint: d.dir, step: d.step }, preciseBn);
   } finally {
     d.model.dispose();
   }
@@ -219,8 +232,15 @@ export const detectCommand: CommandModule<object, object> = {
             .option('checkpoint', { type: 'string', demandOption: true, describe: 'a detection run or checkpoint directory' })
             .option('data', { type: 'string', describe: 'COCO annotation JSON (default: the config\'s data.val)' })
             .option('images', { type: 'string', describe: 'image folder (default: the config\'s data.val)' })
-            .option('out', { type: 'string', describe: 'where metrics.json and the results go (default <checkpoint>/eval)' }) as never,
+            .option('out', { type: 'string', describe: 'where metrics.json and the results go (default <checkpoint>/eval)' })
+            .option('precise-bn', {
+              type: 'number',
+              describe: "recompute the backbone's BatchNorm statistics on N training images first (default: the config's trainer.precise_bn; 0 = off)",
+            }) as never,
         handler: async (a) => {
+          if (a['precise-bn'] !== undefined && !(Number.isInteger(a['precise-bn']) && a['precise-bn'] >= 0)) {
+            throw new InputError(`--precise-bn must be a whole number >= 0, got ${String(a['precise-bn'])}`);
+          }
           await detectEval(a);
         },
       })

@@ -23,7 +23,7 @@ export interface PreciseBnResult {
  * mode and momenta are restored.
  */
 export async function recomputeBatchNormStats(
-  module: Module & { forward(x: tf.Tensor4D): tf.Tensor },
+  module: Module & { forward(x: tf.Tensor4D): unknown },
   batches: AsyncIterable<LabelledImageBatch>,
 ): Promise<PreciseBnResult> {
   const bns = module.modules().filter((m): m is BatchNormBase => m instanceof BatchNormBase);

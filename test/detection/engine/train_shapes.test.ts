@@ -34,7 +34,7 @@ describe('detection: a tiny Mask R-CNN learns the generated shapes (AP^bb and AP
     await tf.setBackend(backendBefore);
   });
 
-  it('detect train (from scratch) -> metrics.json; detect eval gives the same AP; detect show draws', async () => {
+  it('detect train (from scratch) -> metrics.json; detect eval gives the same AP (and with --precise-bn); detect show draws', async () => {
     // Measured: 240 steps give AP^bb 0.98 / AP^mk 0.96 here (~35 s of CPU on one core).
     const { file, annotations, images } = await shapesConfig(dir, { maxIter: 240, steps: [170, 220], lr: 0.02, numImages: 6, batchSize: 6, maxShapes: 2, radius: [0.15, 0.25] });
     const gt = JSON.parse(fs.readFileSync(annotations, 'utf8'));
@@ -68,6 +68,14 @@ describe('detection: a tiny Mask R-CNN learns the generated shapes (AP^bb and AP
     const m2 = JSON.parse(fs.readFileSync(path.join(evalDir, 'metrics.json'), 'utf8'));
     expect(m2.bbox).to.deep.equal(m.bbox);
     expect(m2.segm).to.deep.equal(m.segm);
+    // Precise BN (the one training batch again, with the final weights): the same fit.
+    const pbnDir = path.join(dir, 'eval_precise_bn');
+    await detectEval({ checkpoint: runDir, data: annotations, images, out: pbnDir, backend: 'wasm', 'precise-bn': 6 }, () => undefined);
+    const m3 = JSON.parse(fs.readFileSync(path.join(pbnDir, 'metrics.json'), 'utf8'));
+    expect(m3.precise_bn.images).to.equal(6);
+    expect(m3.precise_bn.layers).to.be.greaterThan(10);
+    expect(m3.bbox[0], 'AP^bb after precise BN').to.be.greaterThan(0.9);
+    expect(m3.segm[0], 'AP^mk after precise BN').to.be.greaterThan(0.9);
 
     const png = path.join(dir, 'show.png');
     const drawn = await detectShow({ checkpoint: runDir, image: path.join(images, '000001.png'), out: png, backend: 'wasm' });
