@@ -102,8 +102,8 @@ async function evaluateInto(
     const r = await preciseBnDetector(model, config, preciseBn);
     log(
       r.layers > 0
-        ? `sslight: backbone BatchNorm statistics recomputed on ${r.images} training images (${r.layers} layers; trainer.precise_bn)`
-        : 'sslight: precise BN skipped (the backbone BatchNorm is frozen)',
+        ? `sslight: precise BN: backbone BatchNorm statistics recomputed on ${r.images} training images (${r.layers} layers)`
+        : 'sslight: precise BN skipped (no trainable BatchNorm in the backbone)',
     );
     extra = { ...extra, precise_bn: { images: r.images, layers: r.layers } };
   }
