@@ -21,7 +21,7 @@ import { CocoDetectionDataset } from '../data/coco_dataset';
 import { DetectionLoader } from '../data/loader';
 import type { DetectionBatch } from '../data/types';
 import { MaskRcnn } from '../modeling/meta_arch/mask_rcnn';
-import { coreTrainerOptions, scaledSolver, type DetectionConfig, type ScaledSolver } from './config';
+import { coreTrainerOptions, scaledSolver, trainLoaderOptions, type DetectionConfig, type ScaledSolver } from './config';
 import { buildDetectionOptimizer } from './optimizer';
 import { MaskRcnnTask } from './task';
 
@@ -65,13 +65,7 @@ export function buildDetectionContainer(
       return new DetectionLoader(
         cc.resolve<TrainDataset>(DetectionTokens.Dataset),
         {
-          mode: 'train',
-          batchSize: config.trainer.batch_size,
-          minSizes: config.data.min_size_train,
-          maxSize: config.data.max_size_train,
-          flipP: config.data.flip_p,
-          prefetch: config.trainer.prefetch,
-          concurrency: config.data.concurrency,
+          ...trainLoaderOptions(config),
           onSkip: (source: string, reason: string, total: number) => events.emit({ type: 'data:skipped', source, reason, skippedTotal: total }),
         },
         seed,

@@ -9,6 +9,7 @@ import { ConfigError } from '../../src/core/errors';
 import { parseCallbacks, type PluginChoice } from '../../src/core/config';
 import { trainerSchema, type TrainerOptions } from '../../src/core/config';
 import { maskRcnnSchema, type MaskRcnnConfig } from '../modeling/config';
+import type { DetectionLoaderOptions } from '../data/loader';
 
 const positiveInt = z.number().int().positive();
 
@@ -112,6 +113,19 @@ export function scaledSolver(s: SolverOptions, batchSize: number): ScaledSolver 
     steps: s.steps.map(iters),
     warmupIters: s.warmup_iters === 0 ? 0 : iters(s.warmup_iters),
     scale,
+  };
+}
+
+/** The training loader's options from a config (training and precise BN read the same images alike). */
+export function trainLoaderOptions(config: DetectionConfig, batchSize = config.trainer.batch_size): DetectionLoaderOptions {
+  return {
+    mode: 'train',
+    batchSize,
+    minSizes: config.data.min_size_train,
+    maxSize: config.data.max_size_train,
+    flipP: config.data.flip_p,
+    prefetch: config.trainer.prefetch,
+    concurrency: config.data.concurrency,
   };
 }
 
