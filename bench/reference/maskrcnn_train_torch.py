@@ -86,6 +86,11 @@ def mask_to_rle(m):
     return {'size': [int(m.shape[0]), int(m.shape[1])], 'counts': [int(r) for r in runs]}
 
 
+def usable(a):
+    """A training instance: not crowd, and a box torchvision accepts (positive width and height)."""
+    return not a.get('iscrowd', 0) and a['bbox'][2] >= 1 and a['bbox'][3] >= 1
+
+
 class Coco:
     def __init__(self, ann_file, images):
         d = json.load(open(ann_file))
@@ -98,7 +103,7 @@ class Coco:
         self.images = sorted(d['images'], key=lambda im: im['id'])
 
     def train_items(self):
-        return [im for im in self.images if any(not a.get('iscrowd', 0) for a in self.anns.get(im['id'], []))]
+        return [im for im in self.images if any(usable(a) for a in self.anns.get(im['id'], []))]
 
     def load(self, im, flip):
         img = Image.open(os.path.join(self.images_dir, im['file_name'])).convert('RGB')
@@ -106,9 +111,9 @@ class Coco:
         h, w = x.shape[1:]
         boxes, labels, masks = [], [], []
         for a in self.anns.get(im['id'], []):
-            bx, by, bw, bh = a['bbox']
-            if a.get('iscrowd', 0) or bw < 1 or bh < 1:
+            if not usable(a):
                 continue
+            bx, by, bw, bh = a['bbox']
             boxes.append([bx, by, bx + bw, by + bh])
             labels.append(self.contiguous[a['category_id']])
             masks.append(ann_mask(a['segmentation'], h, w))
