@@ -116,6 +116,13 @@ export interface ResNetOptions {
   small_input?: boolean;
   /** torchvision's zero_init_residual: the last BN of each block starts at weight 0. */
   zero_init_residual?: boolean;
+  /** Channel multiplier (stem 64 x width, stages 64/128/256/512 x width, rounded to a multiple of 8); 1.0 is torchvision's. */
+  width?: number;
+}
+
+/** Channels of a ResNet stage at `width`, rounded to a multiple of 8 (at least 8). */
+export function resNetChannels(base: number, width: number): number {
+  return Math.max(8, Math.round((base * width) / 8) * 8);
 }
 
 /** torchvision ResNet without fc: stem -> layer1..4 -> global average pool. */
@@ -129,18 +136,20 @@ export class ResNet extends Module implements Backbone, MultiScaleBackbone {
 
   constructor(opts: ResNetOptions, rng: Rng) {
     super();
-    const { depth, small_input: small = false, zero_init_residual: zeroInit = false } = opts;
+    const { depth, small_input: small = false, zero_init_residual: zeroInit = false, width = 1.0 } = opts;
     const spec = LAYOUT[depth];
     if (!spec) throw new Error(`ResNet: depth must be 18, 34 or 50, got ${depth}`);
+    if (!(width > 0)) throw new Error(`ResNet: width must be positive, got ${width}`);
     this.smallInput = small;
-    this.conv1 = this.addModule('conv1', small ? conv(3, 64, 3, 1, rng) : conv(3, 64, 7, 2, rng));
-    this.bn1 = this.addModule('bn1', new BatchNorm2d(64));
+    const stemC = resNetChannels(64, width);
+    this.conv1 = this.addModule('conv1', small ? conv(3, stemC, 3, 1, rng) : conv(3, stemC, 7, 2, rng));
+    this.bn1 = this.addModule('bn1', new BatchNorm2d(stemC));
     const expansion = spec.block === 'basic' ? BasicBlock.expansion : Bottleneck.expansion;
-    let inC = 64;
+    let inC = stemC;
     let stride = small ? 1 : 4;
     this.info = [];
     spec.layers.forEach((n, i) => {
-      const planes = 64 * 2 ** i;
+      const planes = resNetChannels(64 * 2 ** i, width);
       const list = this.addModule(`layer${i + 1}`, new ModuleList<Block>());
       for (let j = 0; j < n; j++) {
         const s = j === 0 && i > 0 ? 2 : 1;
@@ -191,6 +200,7 @@ export const resNetSchema = z
   .object({
     small_input: z.boolean().default(false),
     zero_init_residual: z.boolean().default(false),
+    width: z.number().positive().default(1.0),
     ...weightsOptionShape,
   })
   .strict();
@@ -200,7 +210,7 @@ for (const depth of [18, 34, 50] as const) {
   registerPlugin({
     kind: 'backbone',
     name: `resnet${depth}`,
-    description: `torchvision ResNet-${depth} (no fc), optional CIFAR-style small-input stem`,
+    description: `torchvision ResNet-${depth} (no fc), width multiplier, optional CIFAR-style small-input stem`,
     schema: resNetSchema,
     create: (o, { rng }) => initFromWeights(new ResNet({ depth, ...o }, rng), o),
   });

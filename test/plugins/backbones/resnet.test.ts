@@ -5,7 +5,7 @@ import { registry } from '../../../src/core/registry';
 import { ensureGradients } from '../../../src/nn/gradients';
 import { moduleStateDict } from '../../../src/nn/state_dict';
 import { countMacs } from '../../../src/nn/macs';
-import { BasicBlock, Bottleneck, ResNet } from '../../../plugins/backbones';
+import { BasicBlock, Bottleneck, ResNet, resNetChannels } from '../../../plugins/backbones';
 import { backboneRef } from './common';
 
 describe('plugins/backbones/resnet', () => {
@@ -79,6 +79,27 @@ describe('plugins/backbones/resnet', () => {
     net.dispose();
   });
 
+  it('width scales every stage (multiples of 8) and keeps the state-dict names', () => {
+    expect([0.25, 0.5, 0.75, 1, 2].map((w) => resNetChannels(64, w))).to.deep.equal([16, 32, 48, 64, 128]);
+    expect(resNetChannels(64, 0.01)).to.equal(8);
+    const net = new ResNet({ depth: 18, width: 0.5, small_input: true }, new Rng(0));
+    expect(net.featureDim).to.equal(256);
+    expect(net.featureInfo().map((f) => f.channels)).to.deep.equal([32, 64, 128, 256]);
+    const full = moduleStateDict(new ResNet({ depth: 18, small_input: true }, new Rng(0)));
+    const half = moduleStateDict(net);
+    expect([...half.keys()]).to.deep.equal([...full.keys()]);
+    expect(half.get('conv1.weight')!.shape).to.deep.equal([32, 3, 3, 3]);
+    expect(half.get('layer4.1.conv2.weight')!.shape).to.deep.equal([256, 256, 3, 3]);
+    // a basic-block ResNet's 3x3 weights scale with width^2: parameters ~ 1/4 at width 0.5
+    const conv = (sd: typeof full) => [...sd.entries()].filter(([k]) => k.endsWith('conv2.weight')).reduce((a, [, t]) => a + t.data.length, 0);
+    expect(conv(half) * 4).to.equal(conv(full));
+    const y = net.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D);
+    expect(y.shape).to.deep.equal([2, 256]);
+    y.dispose();
+    net.dispose();
+    expect(() => new ResNet({ depth: 18, width: -1 }, new Rng(0))).to.throw(/width must be positive, got -1/);
+  });
+
   it('zero_init_residual zeroes the last BN weight of every block', () => {
     const net = new ResNet({ depth: 18, zero_init_residual: true }, new Rng(0));
     const last = net.namedParameters().filter((p) => /^layer\d\.\d\.bn2\.weight$/.test(p.name));
@@ -127,7 +148,8 @@ describe('plugins/backbones/resnet', () => {
   it('registers resnet18, resnet34 and resnet50 with a strict schema', () => {
     for (const name of ['resnet18', 'resnet34', 'resnet50']) expect(registry.has('backbone', name), name).to.equal(true);
     const def = registry.get('backbone', 'resnet18');
-    expect(def.schema.parse({})).to.deep.equal({ small_input: false, zero_init_residual: false });
+    expect(def.schema.parse({})).to.deep.equal({ small_input: false, zero_init_residual: false, width: 1 });
+    expect(() => def.schema.parse({ width: 0 })).to.throw();
     expect(() => def.schema.parse({ depth: 34 })).to.throw();
     const b = def.create(def.schema.parse({ small_input: true }), { rng: new Rng(0) });
     expect(b.featureDim).to.equal(512);
