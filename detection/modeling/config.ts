@@ -114,6 +114,11 @@ export const roiHeadsSchema = z
       .object({
         enabled: z.boolean().default(true),
         pooler: poolerSchema.default({ resolution: 14 }),
+        /**
+         * 'detectron2': polygons rasterised inside each RoI, binary; 'torchvision': every mask
+         * RoIAligned from the full image (unaligned), soft targets in [0, 1] (detection/ops/mask_targets.ts).
+         */
+        targets: z.enum(['detectron2', 'torchvision']).default('detectron2'),
       })
       .strict()
       .default({}),

@@ -57,7 +57,7 @@ export class MaskRcnn extends Module {
     return tf.tidy(() => {
       const levels = this.features(images);
       const { proposals, losses: rpnLosses } = this.rpn.forward(levels, imageSizes, { gtBoxes: targets.map((t) => t.boxes), rng });
-      const roi = this.roiHeads.forwardTrain(levels, proposals.map((p) => p.boxes), targets, rng);
+      const roi = this.roiHeads.forwardTrain(levels, proposals.map((p) => p.boxes), targets, rng, imageSizes);
       return { ...rpnLosses!, ...roi } as unknown as Record<string, tf.Scalar>;
     }) as unknown as MaskRcnnLosses;
   }

@@ -126,7 +126,7 @@ export class RoiHeads extends Module {
   }
 
   /** Sampling, then the box (and mask) losses, as scalars on the gradient tape. */
-  forwardTrain(levels: PyramidLevel[], proposals: Float32Array[], targets: DetectionTarget[], rng: Rng): RoiLosses {
+  forwardTrain(levels: PyramidLevel[], proposals: Float32Array[], targets: DetectionTarget[], rng: Rng, imageSizes?: Array<[number, number]>): RoiLosses {
     const sampled: SampledRois[] = proposals.map((p, i) =>
       labelAndSampleProposals(p, targets[i].boxes, targets[i].classes, {
         matcher: this.matcher,
@@ -161,7 +161,11 @@ export class RoiHeads extends Module {
       } else if (this.maskPooler) {
         const fgBoxes = sampled.map((s) => s.boxes.slice(0, 4 * s.numFg));
         const logits = this.maskLogits(levels, fgBoxes);
-        const maskTargets = concat(sampled.map((s, i) => maskTargetsForProposals(targets[i].masks, s.matchedGt, fgBoxes[i], this.maskSize)));
+        const style = this.cfg.mask.targets;
+        if (style === 'torchvision' && !imageSizes) throw new Error("RoiHeads: mask targets 'torchvision' need the image sizes");
+        const maskTargets = concat(
+          sampled.map((s, i) => maskTargetsForProposals(targets[i].masks, s.matchedGt, fgBoxes[i], this.maskSize, { style, imageSize: imageSizes?.[i] })),
+        );
         losses.loss_mask = maskLoss(logits, concatInt(sampled.map((s) => s.classes.slice(0, s.numFg))), maskTargets);
       }
       return losses as unknown as Record<string, tf.Scalar>;
