@@ -127,6 +127,15 @@ function images(): tf.Tensor4D {
   return tf.tidy(() => tf.transpose(tf.tensor4d(nchw, [2, 3, h, w]), [0, 2, 3, 1]));
 }
 
+/** The fixture's ground truth (polygons in image pixels) as training targets. */
+function fixtureTargets(): DetectionTarget[] {
+  return meta.targets.map((t) => ({
+    boxes: Float32Array.from(t.boxes),
+    classes: Int32Array.from(t.classes),
+    masks: t.polygons.map((p) => ({ polygons: p })),
+  }));
+}
+
 const given = meta.given_proposals.map((p) => Float32Array.from(p));
 const sizes = meta.image_sizes;
 
@@ -248,11 +257,7 @@ describe('detection/modeling: parity with torchvision Mask R-CNN (ResNet18-FPN)'
     model.train();
     for (const m of model.backbone.body.modules()) if (m instanceof BatchNorm2d) m.eval();
     try {
-      const targets: DetectionTarget[] = meta.targets.map((t) => ({
-        boxes: Float32Array.from(t.boxes),
-        classes: Int32Array.from(t.classes),
-        masks: t.polygons.map((p) => ({ polygons: p })),
-      }));
+      const targets = fixtureTargets();
       const { proposals } = model.rpn.forward(levels, sizes);
       proposals.forEach((p, i) => expectRel(p.boxes, ref(`train_proposals.${i}`), `train proposals ${i}`));
       const losses = tf.tidy(() => {
@@ -277,11 +282,7 @@ describe('detection/modeling: parity with torchvision Mask R-CNN (ResNet18-FPN)'
     loadFixtureWeights(tv);
     tv.train();
     for (const m of tv.backbone.body.modules()) if (m instanceof BatchNorm2d) m.eval();
-    const targets: DetectionTarget[] = meta.targets.map((t) => ({
-      boxes: Float32Array.from(t.boxes),
-      classes: Int32Array.from(t.classes),
-      masks: t.polygons.map((p) => ({ polygons: p })),
-    }));
+    const targets = fixtureTargets();
     const loss = tf.tidy(() => tv.forwardTrain(x, sizes, targets, new Rng(1)).loss_mask!.dataSync()[0]);
     tv.dispose();
     // Left: the full-image bitmaps. The fixture fills polygons by pixel centres (even-odd), we
