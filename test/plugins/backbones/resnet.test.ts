@@ -85,7 +85,9 @@ describe('plugins/backbones/resnet', () => {
     const net = new ResNet({ depth: 18, width: 0.5, small_input: true }, new Rng(0));
     expect(net.featureDim).to.equal(256);
     expect(net.featureInfo().map((f) => f.channels)).to.deep.equal([32, 64, 128, 256]);
-    const full = moduleStateDict(new ResNet({ depth: 18, small_input: true }, new Rng(0)));
+    const fullNet = new ResNet({ depth: 18, small_input: true }, new Rng(0));
+    const full = moduleStateDict(fullNet);
+    fullNet.dispose();
     const half = moduleStateDict(net);
     expect([...half.keys()]).to.deep.equal([...full.keys()]);
     expect(half.get('conv1.weight')!.shape).to.deep.equal([32, 3, 3, 3]);
@@ -93,9 +95,10 @@ describe('plugins/backbones/resnet', () => {
     // a basic-block ResNet's 3x3 weights scale with width^2: parameters ~ 1/4 at width 0.5
     const conv = (sd: typeof full) => [...sd.entries()].filter(([k]) => k.endsWith('conv2.weight')).reduce((a, [, t]) => a + t.data.length, 0);
     expect(conv(half) * 4).to.equal(conv(full));
-    const y = net.forward(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D);
+    const x = tf.zeros([2, 32, 32, 3]) as tf.Tensor4D;
+    const y = net.forward(x);
     expect(y.shape).to.deep.equal([2, 256]);
-    y.dispose();
+    tf.dispose([x, y]);
     net.dispose();
     expect(() => new ResNet({ depth: 18, width: -1 }, new Rng(0))).to.throw(/width must be positive, got -1/);
   });
