@@ -102,3 +102,24 @@ export class BatchNorm1d extends BatchNormBase {
     return this.normalize(x);
   }
 }
+
+/**
+ * BatchNorm1d whose training-mode statistics are taken over consecutive groups of rows separately
+ * (`rowGroups`, row counts summing to the batch; null = one group). A multi-crop head sets the
+ * groups to its resolution groups, so each group of embeddings is centred on its own, as when
+ * every crop goes through the network alone (MoCo v3's `last_bn`). Running statistics are updated
+ * once per group; eval mode is BatchNorm1d's. Torch names are BatchNorm1d's.
+ */
+export class RowGroupBatchNorm1d extends BatchNorm1d {
+  rowGroups: number[] | null = null;
+
+  override forward(x: tf.Tensor2D): tf.Tensor2D {
+    const g = this.rowGroups;
+    if (!this.training || !g || g.length < 2) return super.forward(x);
+    const total = g.reduce((a, b) => a + b, 0);
+    if (total !== x.shape[0] || g.some((n) => !(Number.isInteger(n) && n > 0))) {
+      throw new Error(`RowGroupBatchNorm1d: row groups [${g}] do not split a batch of ${x.shape[0]} rows`);
+    }
+    return tf.tidy(() => tf.concat(tf.split(x, g, 0).map((part) => super.forward(part as tf.Tensor2D)), 0) as tf.Tensor2D);
+  }
+}

@@ -43,6 +43,8 @@ export interface MlpOptions {
    * batch of outputs is centred, so no direction is shared by all embeddings.
    */
   lastBn?: boolean;
+  /** Makes that last BN (default: BatchNorm1d without affine). */
+  makeLastBn?: (dim: number) => Layer2D;
   activation: (x: tf.Tensor2D) => tf.Tensor2D;
   /** Makes each Linear (the methods differ in initialisation), called in layer order. */
   linear: (inDim: number, outDim: number) => Layer2D;
@@ -66,6 +68,6 @@ export function buildMlp(o: MlpOptions): Layer2D {
     dim = o.hiddenDim;
   }
   seq.add(idx++, o.linear(dim, o.outDim));
-  if (o.lastBn) seq.add(idx++, new BatchNorm1d(o.outDim, { affine: false }));
+  if (o.lastBn) seq.add(idx++, o.makeLastBn ? o.makeLastBn(o.outDim) : new BatchNorm1d(o.outDim, { affine: false }));
   return seq;
 }

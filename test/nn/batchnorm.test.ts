@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { Rng } from '../../src/core/rng';
-import { BatchNorm1d, BatchNorm2d } from '../../src/nn/batchnorm';
+import { BatchNorm1d, BatchNorm2d, RowGroupBatchNorm1d } from '../../src/nn/batchnorm';
 import { expectClose } from '../helpers/reference';
 
 /** Per-channel mean, biased and unbiased variance of a channels-last array, in float64. */
@@ -99,5 +99,38 @@ describe('nn/BatchNorm', () => {
     expectClose(bn.runningVar.dataSync(), s.unbiased.map((v) => 0.7 + 0.3 * v), { rtol: 1e-5 });
     expect(() => bn.forward(tf.zeros([1, c]) as tf.Tensor2D)).to.throw(/more than 1 value per channel/);
     bn.dispose();
+  });
+
+  it('RowGroupBatchNorm1d: each row group normalised with its own statistics; running stats once per group', () => {
+    const x = randomInput([10, 3], 11) as tf.Tensor2D;
+    const grouped = new RowGroupBatchNorm1d(3, { affine: false });
+    const plain = new BatchNorm1d(3, { affine: false });
+    grouped.train();
+    plain.train();
+    grouped.rowGroups = [4, 6];
+    const y = grouped.forward(x);
+    const parts = tf.split(x, [4, 6], 0).map((p) => plain.forward(p as tf.Tensor2D));
+    const expected = tf.concat(parts, 0);
+    expectClose(y.dataSync(), expected.dataSync(), { rtol: 1e-5, atol: 1e-6, what: 'grouped forward' });
+    expectClose(grouped.runningMean.dataSync(), plain.runningMean.dataSync(), { rtol: 1e-6, atol: 1e-7, what: 'running mean' });
+    expect(grouped.numBatchesTracked.dataSync()[0]).to.equal(2);
+    // Gradients flow through the split.
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(grouped.forward(t as tf.Tensor2D))))(x);
+    expect(g.shape).to.deep.equal([10, 3]);
+    expect(Array.from(g.dataSync()).every(Number.isFinite)).to.equal(true);
+    grouped.rowGroups = [4, 5];
+    expect(() => grouped.forward(x)).to.throw(/row groups \[4,5\] do not split a batch of 10 rows/);
+    // Eval mode ignores the groups.
+    grouped.rowGroups = [4, 6];
+    grouped.eval();
+    plain.eval();
+    plain.runningMean.assign(grouped.runningMean);
+    plain.runningVar.assign(grouped.runningVar);
+    const ye = grouped.forward(x);
+    const pe = plain.forward(x);
+    expectClose(ye.dataSync(), pe.dataSync(), { rtol: 1e-6, atol: 1e-7, what: 'eval mode' });
+    tf.dispose([x, y, expected, g, ye, pe, ...parts]);
+    grouped.dispose();
+    plain.dispose();
   });
 });

@@ -24,6 +24,22 @@ export function multiCropFeatures(backbone: Backbone, viewsNHWC: tf.Tensor4D[]):
   });
 }
 
+/**
+ * Row counts of the resolution groups of `views` (consecutive views of one size), in order: the
+ * groups multiCropFeatures sends through the backbone together.
+ */
+export function resolutionRowGroups(viewsNHWC: tf.Tensor4D[]): number[] {
+  const groups: number[] = [];
+  let prev = '';
+  for (const v of viewsNHWC) {
+    const key = `${v.shape[1]}x${v.shape[2]}`;
+    if (key === prev) groups[groups.length - 1] += v.shape[0];
+    else groups.push(v.shape[0]);
+    prev = key;
+  }
+  return groups;
+}
+
 /** A projection head: pooled features in, whatever the method's loss needs out. */
 export interface MultiCropHead<O extends tf.TensorContainer> extends Module {
   forward(features: tf.Tensor2D): O;

@@ -4,6 +4,7 @@ import { relu } from '../../../src/nn/activations';
 import { normal, zeros } from '../../../src/nn/init';
 import { Linear } from '../../../src/nn/linear';
 import { Module } from '../../../src/nn/module';
+import { RowGroupBatchNorm1d } from '../../../src/nn/batchnorm';
 import { buildMlp, type Layer2D } from '../../../src/nn/sequential';
 
 export interface SwavHeadOptions {
@@ -19,6 +20,8 @@ export interface SwavHeadOptions {
   nPrototypes?: number;
   /** BatchNorm1d without affine after the projection's last Linear, before the L2 norm (off in SwAV). */
   lastBn?: boolean;
+  /** That BN's statistics per resolution group (globals apart from locals) instead of over all views. */
+  lastBnPerResolution?: boolean;
 }
 
 /**
@@ -65,6 +68,7 @@ export class SwavHead extends Module {
   readonly prototypes: Linear;
   readonly featDim: number;
   readonly nPrototypes: number;
+  private groupedBn: RowGroupBatchNorm1d | null = null;
 
   constructor(opts: SwavHeadOptions, rng: Rng) {
     super();
@@ -78,7 +82,10 @@ export class SwavHead extends Module {
       if (l.bias) l.bias.assign(tf.tidy(() => zeros([o])));
       return l;
     };
-    const mlp = buildMlp({ inDim, hiddenDim, outDim: featDim, nLayers, useBn, lastBn, activation: relu, linear: lin });
+    const makeLastBn = opts.lastBnPerResolution
+      ? (dim: number) => (this.groupedBn = new RowGroupBatchNorm1d(dim, { affine: false }))
+      : undefined;
+    const mlp = buildMlp({ inDim, hiddenDim, outDim: featDim, nLayers, useBn, lastBn, makeLastBn, activation: relu, linear: lin });
     this.projection = this.addModule('projection', new Projection(mlp));
     this.prototypes = this.addModule('prototypes', lin(featDim, nPrototypes, false));
     this.normalizePrototypes();
@@ -92,11 +99,19 @@ export class SwavHead extends Module {
     });
   }
 
-  /** Features [N, inDim] -> L2-normalised embedding and prototype scores. */
-  forward(x: tf.Tensor2D): SwavHeadOutput {
-    return tf.tidy(() => {
-      const embedding = normalizeRows(this.projection.forward(x));
-      return { embedding, scores: this.prototypes.forward(embedding) };
-    });
+  /**
+   * Features [N, inDim] -> L2-normalised embedding and prototype scores. `rowGroups` (the resolution
+   * groups' row counts) matter only with lastBnPerResolution.
+   */
+  forward(x: tf.Tensor2D, rowGroups?: number[]): SwavHeadOutput {
+    if (this.groupedBn) this.groupedBn.rowGroups = rowGroups ?? null;
+    try {
+      return tf.tidy(() => {
+        const embedding = normalizeRows(this.projection.forward(x));
+        return { embedding, scores: this.prototypes.forward(embedding) };
+      });
+    } finally {
+      if (this.groupedBn) this.groupedBn.rowGroups = null;
+    }
   }
 }

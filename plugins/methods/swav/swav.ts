@@ -6,7 +6,7 @@ import { ConfigError } from '../../../src/core/errors';
 import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { MethodBase, type MethodLoss } from '../common/method_base';
-import { MultiCropNetwork } from '../common/multicrop';
+import { MultiCropNetwork, resolutionRowGroups } from '../common/multicrop';
 import { pairWeights } from '../common/pairs';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss } from './loss';
@@ -33,6 +33,12 @@ export const swavSchema = z
      * image scores alike against the prototypes and Sinkhorn's codes carry no information.
      */
     last_bn: z.boolean().default(false),
+    /**
+     * `last_bn` statistics per resolution group (the global views apart from the local ones), as
+     * when each crop goes through the network alone (MoCo v3). Over all views together, the
+     * globals can share a direction that the locals balance, and the codes come from the globals.
+     */
+    last_bn_per_resolution: z.boolean().default(false),
     nmb_prototypes: z.number().int().positive().default(3000),
     temperature: z.number().positive().default(0.1),
     epsilon: z.number().positive().default(0.05),
@@ -53,7 +59,12 @@ export type SwavOptions = z.output<typeof swavSchema>;
 export type SwavDeps = PluginKinds['method']['deps'];
 
 /** SwAV's one network: backbone + SwavHead over all views (common/multicrop.ts). */
-export class SwavNetwork extends MultiCropNetwork<SwavHeadOutput, SwavHead> {}
+export class SwavNetwork extends MultiCropNetwork<SwavHeadOutput, SwavHead> {
+  /** As MultiCropNetwork's, telling the head the resolution groups (for `last_bn_per_resolution`). */
+  override forward(viewsNHWC: tf.Tensor4D[]): SwavHeadOutput {
+    return tf.tidy(() => this.head.forward(this.features(viewsNHWC), resolutionRowGroups(viewsNHWC)));
+  }
+}
 
 /** Embeddings [nAssign, B, featDim] of the assigned crops to enqueue after the step (no gradient). */
 type Kept = { toEnqueue: tf.Tensor3D } | Record<string, never>;
@@ -94,6 +105,7 @@ export class Swav extends MethodBase<Kept> {
         useBn: o.use_bn_in_head,
         nPrototypes: o.nmb_prototypes,
         lastBn: o.last_bn,
+        lastBnPerResolution: o.last_bn_per_resolution,
       },
       deps.rng.fork(),
     );

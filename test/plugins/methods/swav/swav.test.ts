@@ -90,7 +90,7 @@ describe('plugins/methods/swav', function () {
   it('is registered as method "swav" with SwAV defaults; the schema is strict', () => {
     expect(registry.names('method')).to.include('swav');
     expect(swavSchema.parse({})).to.deep.equal({
-      feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, last_bn: false, nmb_prototypes: 3000, temperature: 0.1,
+      feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, last_bn: false, last_bn_per_resolution: false, nmb_prototypes: 3000, temperature: 0.1,
       epsilon: 0.05, sinkhorn_iterations: 3, crops_for_assign: [0, 1], freeze_prototypes_niters: null,
       queue_length: 0, epoch_queue_starts: 15, alpha: null,
     });
@@ -144,6 +144,43 @@ describe('plugins/methods/swav', function () {
     expect([...moduleStateDict(plain.student.head).keys()]).to.not.include('projection.mlp.4.running_mean');
     [s, plain].forEach((m) => m.dispose());
     head.dispose();
+  });
+
+  it('last_bn_per_resolution: each resolution group centred apart; same names; the network passes the groups', () => {
+    const opts = { inDim: 6, featDim: 8, hiddenDim: 12, nPrototypes: K, lastBn: true };
+    const grouped = new SwavHead({ ...opts, lastBnPerResolution: true }, new Rng(1));
+    const joint = new SwavHead(opts, new Rng(1));
+    expect(grouped.namedParameters().map((p) => p.name)).to.deep.equal(joint.namedParameters().map((p) => p.name));
+    expect([...moduleStateDict(grouped).keys()]).to.deep.equal([...moduleStateDict(joint).keys()]);
+    grouped.train();
+    joint.train();
+    tf.tidy(() => {
+      // 16 "global" rows, then 48 "local" rows far from them: normalised together, the globals
+      // all sit on the side opposite the locals' offset and share a direction.
+      const g = tf.randomNormal([16, 6], 0, 1, 'float32', 5);
+      const l = tf.add(tf.randomNormal([48, 6], 0, 1, 'float32', 6), 4);
+      const x = tf.concat([g, l], 0) as tf.Tensor2D;
+      const globalsCos = (h: SwavHead, groups?: number[]) => meanPairCosine(tf.slice(h.forward(x, groups).embedding, [0, 0], [16, -1])).dataSync()[0];
+      expect(globalsCos(joint, [16, 48])).to.be.above(0.3);
+      expect(Math.abs(globalsCos(grouped, [16, 48]))).to.be.below(0.1);
+      // Without groups (or one group) it is the joint BN.
+      expectClose([globalsCos(grouped)], [globalsCos(joint)], { rtol: 1e-5, atol: 1e-6, what: 'no groups' });
+    });
+    // The option reaches the head, and the network gives it the views' resolution groups.
+    const s = makeSwav({ last_bn: true, last_bn_per_resolution: true });
+    s.student.train();
+    const batch = makeBatch(3);
+    const views = [...batch.globals, ...batch.locals];
+    tf.tidy(() => {
+      const viaNetwork = s.student.forward(views).embedding;
+      const direct = s.student.head.forward(s.student.features(views), [2 * B, 2 * B]).embedding;
+      const jointDirect = s.student.head.forward(s.student.features(views)).embedding;
+      expectClose(viaNetwork.dataSync(), direct.dataSync(), { rtol: 1e-5, atol: 1e-6, what: 'network forward' });
+      expect(tf.max(tf.abs(tf.sub(direct, jointDirect))).dataSync()[0]).to.be.above(1e-3);
+    });
+    disposeBatch(batch);
+    s.dispose();
+    [grouped, joint].forEach((m) => m.dispose());
   });
 
   it('meanPairCosine: mean cosine over pairs i != j of unit rows', () => {
