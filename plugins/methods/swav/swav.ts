@@ -37,6 +37,8 @@ export const swavSchema = z
      * `last_bn` statistics per resolution group (the global views apart from the local ones), as
      * when each crop goes through the network alone (MoCo v3). Over all views together, the
      * globals can share a direction that the locals balance, and the codes come from the globals.
+     * Needs `last_bn`. Measured on CIFAR-10 at batch 32, it did not stop SwAV's drift
+     * (configs/cifar10/README.md, trial S9b).
      */
     last_bn_per_resolution: z.boolean().default(false),
     nmb_prototypes: z.number().int().positive().default(3000),
@@ -91,6 +93,9 @@ export class Swav extends MethodBase<Kept> {
     } catch (e) {
       const msg = (e as Error).message;
       throw new ConfigError(/target view/.test(msg) ? 'method.crops_for_assign' : 'views', msg);
+    }
+    if (o.last_bn_per_resolution && !o.last_bn) {
+      throw new ConfigError('method.last_bn_per_resolution', 'needs method.last_bn: true (it sets where that BN takes its statistics)');
     }
     this.nGlobal = deps.nGlobal;
     this.nLocal = deps.nLocal;

@@ -181,6 +181,7 @@ describe('plugins/methods/swav', function () {
     disposeBatch(batch);
     s.dispose();
     [grouped, joint].forEach((m) => m.dispose());
+    expect(() => makeSwav({ last_bn_per_resolution: true })).to.throw(ConfigError, /method\.last_bn_per_resolution.*needs method\.last_bn: true/);
   });
 
   it('meanPairCosine: mean cosine over pairs i != j of unit rows', () => {
