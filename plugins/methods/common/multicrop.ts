@@ -10,18 +10,23 @@ import { Module } from '../../../src/nn/module';
 export function multiCropFeatures(backbone: Backbone, viewsNHWC: tf.Tensor4D[]): tf.Tensor2D {
   if (viewsNHWC.length === 0) throw new Error('multi-crop forward: no views');
   return tf.tidy(() => {
-    const feats: tf.Tensor2D[] = [];
-    let start = 0;
-    while (start < viewsNHWC.length) {
-      const [, h, w] = viewsNHWC[start].shape;
-      let end = start + 1;
-      while (end < viewsNHWC.length && viewsNHWC[end].shape[1] === h && viewsNHWC[end].shape[2] === w) end++;
-      const group = end - start === 1 ? viewsNHWC[start] : tf.concat(viewsNHWC.slice(start, end), 0);
-      feats.push(backbone.forward(group));
-      start = end;
-    }
+    const feats = resolutionGroups(viewsNHWC).map(([start, end]) =>
+      backbone.forward(end - start === 1 ? viewsNHWC[start] : tf.concat(viewsNHWC.slice(start, end), 0)),
+    );
     return feats.length === 1 ? feats[0] : tf.concat(feats, 0);
   });
+}
+
+/** [start, end) view index ranges of consecutive views of one size (height x width), in order. */
+function resolutionGroups(viewsNHWC: tf.Tensor4D[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (let i = 0; i < viewsNHWC.length; i++) {
+    const [, h, w] = viewsNHWC[i].shape;
+    const last = ranges[ranges.length - 1];
+    if (last && viewsNHWC[last[0]].shape[1] === h && viewsNHWC[last[0]].shape[2] === w) last[1] = i + 1;
+    else ranges.push([i, i + 1]);
+  }
+  return ranges;
 }
 
 /**
@@ -29,15 +34,7 @@ export function multiCropFeatures(backbone: Backbone, viewsNHWC: tf.Tensor4D[]):
  * groups multiCropFeatures sends through the backbone together.
  */
 export function resolutionRowGroups(viewsNHWC: tf.Tensor4D[]): number[] {
-  const groups: number[] = [];
-  let prev = '';
-  for (const v of viewsNHWC) {
-    const key = `${v.shape[1]}x${v.shape[2]}`;
-    if (key === prev) groups[groups.length - 1] += v.shape[0];
-    else groups.push(v.shape[0]);
-    prev = key;
-  }
-  return groups;
+  return resolutionGroups(viewsNHWC).map(([start, end]) => viewsNHWC.slice(start, end).reduce((n, v) => n + v.shape[0], 0));
 }
 
 /** A projection head: pooled features in, whatever the method's loss needs out. */
