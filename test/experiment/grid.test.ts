@@ -208,4 +208,27 @@ describe('configs/experiments', () => {
       });
     });
   }
+
+  // The eta 0.01 grid borrows the floors too, and its cells must differ from cifar10_views_small's
+  // only in LARS's trust coefficient (its axes list SSLight's views first, so match cells by id).
+  it('cifar10_views_small_eta01.yaml: cifar10_views_small with optimizer.eta 0.01 and nothing else changed', () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const dino = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small.yaml'));
+    const g = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_eta01.yaml'));
+    expect(g.evaluations).to.deep.equal(dino.evaluations);
+    expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
+    const trained = dino.cells.filter((c) => !c.randomInit);
+    const byLabels = (labels: Record<string, string>) => trained.find((t) => t.labels.views === labels.views && t.labels.seed === labels.seed);
+    expect(g.cells).to.have.length(trained.length);
+    for (const c of g.cells) {
+      const base = byLabels(c.labels);
+      expect(base, c.id).to.not.equal(undefined);
+      const opt = c.config.optimizer as Record<string, unknown>;
+      const baseOpt = base!.config.optimizer as Record<string, unknown>;
+      expect(opt.name).to.equal('lars');
+      expect(opt.eta).to.equal(0.01);
+      expect(baseOpt.eta ?? 0.001).to.equal(0.001);
+      expect({ ...c.config, optimizer: { ...opt, eta: null } }, c.id).to.deep.equal({ ...base!.config, optimizer: { ...baseOpt, eta: null } });
+    }
+  });
 });
