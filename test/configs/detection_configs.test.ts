@@ -65,7 +65,7 @@ describe('configs/detection: every detection config resolves and builds', functi
     const width = (f: string) => resolveDetectionConfig(loadConfigFile(path.join(DIR, f))).model.backbone.options.width;
     expect(width('mask_rcnn_fpn_mobilenetv2_1x.yaml')).to.equal(1.0);
     const mini = width('mask_rcnn_fpn_mobilenetv2_coco_mini.yaml');
-    for (const pre of ['../coco_mini/dino_sslight_mobilenetv2.yaml', '../cifar10/dino_sslight_mobilenetv2_small.yaml']) {
+    for (const pre of ['../coco_mini/dino_sslight_mobilenetv2.yaml', '../cifar10/dino_sslight_mobilenetv2_small.yaml', '../cifar10/mocov2_sslight_mobilenetv2_small.yaml']) {
       const backbone = loadConfigFile(path.join(DIR, pre)).backbone as { name: string; width: number };
       expect(backbone.name, pre).to.equal('mobilenetv2');
       expect(backbone.width, pre).to.equal(mini);
