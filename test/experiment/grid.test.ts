@@ -210,7 +210,7 @@ describe('configs/experiments', () => {
   }
 
   // The eta 0.01 grid borrows the floors too, and its cells must differ from cifar10_views_small's
-  // only in LARS's trust coefficient (its axes list SSLight's views first, so match cells by id).
+  // only in LARS's trust coefficient (its axes list SSLight's views first, so cells are matched by their labels).
   it('cifar10_views_small_eta01.yaml: cifar10_views_small with optimizer.eta 0.01 and nothing else changed', () => {
     const root = path.resolve(__dirname, '..', '..', '..');
     const dino = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small.yaml'));
