@@ -70,7 +70,7 @@ export const detectionTrainerSchema = trainerSchema
   })
   .strict();
 
-export const DETECTION_TOP_LEVEL_KEYS = ['model', 'weights', 'data', 'solver', 'trainer', 'callbacks'] as const;
+export const DETECTION_TOP_LEVEL_KEYS = ['model', 'weights', 'weights_strict', 'data', 'solver', 'trainer', 'callbacks'] as const;
 
 export type DetectionData = z.output<typeof detectionDataSchema>;
 export type SolverOptions = z.output<typeof solverSchema>;
@@ -83,6 +83,12 @@ export interface DetectionConfig {
    * a torchvision-named backbone file (safetensors / .pth), or null / 'none' for the plugin's init.
    */
   weights: string | null;
+  /**
+   * `weights_strict` (`--strict`): every backbone tensor must be found with its shape (true, the
+   * default); false loads what fits and reports the rest (Detectron2's checkpointer skips
+   * mis-shaped tensors the same way), e.g. a CIFAR-stem ResNet pre-training into a 7x7 stem.
+   */
+  weightsStrict: boolean;
   data: DetectionData;
   solver: SolverOptions;
   trainer: DetectionTrainerOptions;
@@ -164,12 +170,19 @@ export function resolveDetectionConfig(doc: Record<string, unknown>): DetectionC
   return {
     model: section(maskRcnnSchema, doc.model, 'model'),
     weights: parseWeights(doc.weights),
+    weightsStrict: parseStrict(doc.weights_strict),
     data: section(detectionDataSchema, doc.data, 'data'),
     solver: section(solverSchema, doc.solver, 'solver'),
     trainer: section(detectionTrainerSchema, doc.trainer, 'trainer'),
     callbacks: parseCallbacks(doc.callbacks),
     raw: doc,
   };
+}
+
+function parseStrict(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (typeof v !== 'boolean') throw new ConfigError('weights_strict', `expected true or false, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function parseWeights(v: unknown): string | null {

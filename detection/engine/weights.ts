@@ -48,16 +48,17 @@ export function resolveWeightsSource(spec: string | null | undefined): WeightsSo
 }
 
 /**
- * Loads the source into the detector's backbone body (every body tensor must be found, with its
- * shape). Returns a line for the log, or null for `none`.
+ * Loads the source into the detector's backbone body. Strict (the default): every body tensor
+ * must be found, with its shape; otherwise what fits is loaded and the log line lists the rest.
+ * Returns a line for the log, or null for `none`.
  */
-export function loadBackboneWeights(body: Module, backboneName: string, src: WeightsSource): string | null {
+export function loadBackboneWeights(body: Module, backboneName: string, src: WeightsSource, strict = true): string | null {
   if (src.kind === 'none') return null;
   if (src.kind === 'pretrain' && src.backbone !== backboneName) {
     throw new ConfigError('--weights', `${src.path} pre-trained a '${src.backbone}' backbone, but model.backbone.name is '${backboneName}'`);
   }
   try {
-    const report = loadWeightsInto(body, src.path as string, { prefix: src.prefix, strict: true });
+    const report = loadWeightsInto(body, src.path as string, { prefix: src.prefix, strict });
     return formatWeightsReport(report);
   } catch (e) {
     throw new ConfigError('--weights', (e as Error).message);

@@ -24,6 +24,7 @@ import type { MaskRcnn } from '../../detection/modeling/meta_arch/mask_rcnn';
 
 interface TrainArgs extends TrainRunArgs {
   weights?: string;
+  strict?: boolean;
 }
 
 /** Resolve, build, (resume or load --weights), train, evaluate on data.val; returns the run directory. */
@@ -41,6 +42,7 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   for (const s of args.set ?? []) doc = applySet(doc, s);
   if (args.seed !== undefined) doc = applySet(doc, `trainer.seed=${args.seed}`);
   if (args.weights !== undefined) doc = { ...doc, weights: args.weights };
+  if (args.strict !== undefined) doc = { ...doc, weights_strict: args.strict };
   const config = resolveDetectionConfig(doc);
 
   const notes: RunNote[] = [];
@@ -59,7 +61,7 @@ export async function detectTrain(args: TrainArgs, log: (s: string) => void = (s
   const model = c.resolve<MaskRcnn>(DetectionTokens.Model);
   if (pick) await trainer.resume(pick.checkpoint);
   else if (weights) {
-    const line = loadBackboneWeights(model.backbone.body, config.model.backbone.name, weights);
+    const line = loadBackboneWeights(model.backbone.body, config.model.backbone.name, weights, config.weightsStrict);
     notes.push({ type: 'log', message: line ? `backbone from --weights ${line}` : 'backbone from its initialisation (--weights none)' });
   }
   announceNotes(trainer, notes, config.callbacks, log);
@@ -213,6 +215,7 @@ export const detectCommand: CommandModule<object, object> = {
           common(yy)
             .option('config', { type: 'string', describe: 'detection YAML config (optional with --resume)' })
             .option('weights', { type: 'string', describe: 'backbone init: an sslight pre-training RUN or CKPT, a torchvision-named FILE, or none' })
+            .option('strict', { type: 'boolean', describe: '--weights: every backbone tensor must fit (default; false: load what fits, report the rest; config key weights_strict)' })
             .option('set', { type: 'string', array: true, describe: 'override a config key: --set solver.base_lr=0.01' })
             .option('out', { type: 'string', describe: 'run directory (default runs/<config>-<time>)' })
             .option('resume', { type: 'string', describe: 'continue from a run directory or checkpoint directory' })

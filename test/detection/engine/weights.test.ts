@@ -7,11 +7,14 @@ import '../../../src/run/builtins';
 import { resolveConfig } from '../../../src/core/config';
 import { Rng } from '../../../src/core/rng';
 import { ConfigError } from '../../../src/core/errors';
+import { registry } from '../../../src/core/registry';
+import type { Module } from '../../../src/nn/module';
 import { moduleStateDict } from '../../../src/nn/state_dict';
 import { encodeSafetensors } from '../../../src/nn/safetensors';
 import { buildRunContainer, createTrainer } from '../../../src/run/compose';
 import { Tokens } from '../../../src/core/tokens';
 import type { SSLMethod } from '../../../src/core/interfaces';
+import { resolveDetectionConfig } from '../../../detection/engine/config';
 import { MaskRcnn } from '../../../detection/modeling/meta_arch/mask_rcnn';
 import { loadBackboneWeights, resolveWeightsSource } from '../../../detection/engine/weights';
 import { execFileSync } from 'child_process';
@@ -104,5 +107,31 @@ describe('detection --weights: pre-training run / checkpoint, backbone file, non
     expect(() => loadBackboneWeights(r.backbone.body, 'resnet18', resolveWeightsSource(runDir))).to.throw(ConfigError, /pre-trained a 'mobilenetv2' backbone/);
     expect(() => resolveWeightsSource(path.join(dir, 'missing'))).to.throw(ConfigError, /--weights/);
     for (const x of [m0, m, r]) x.dispose();
+  });
+
+  it('weights_strict false (--strict false): a CIFAR-stem ResNet loads all but its stem, and says so', () => {
+    // The CIFAR recipes' ResNets (small_input) have a 3x3 conv1; the detector's is 7x7.
+    const file = path.join(dir, 'r18_cifar.safetensors');
+    const cifar = registry.get('backbone', 'resnet18').create({ width: 0.125, small_input: true }, { rng: new Rng(3) }) as unknown as Module;
+    fs.writeFileSync(file, encodeSafetensors(moduleStateDict(cifar)));
+    const m = detector({ name: 'resnet18', options: { width: 0.125 } });
+    const src = resolveWeightsSource(file);
+    expect(() => loadBackboneWeights(m.backbone.body, 'resnet18', src)).to.throw(ConfigError, /mis-shaped conv1\.weight .*--strict false/);
+    const line = loadBackboneWeights(m.backbone.body, 'resnet18', src, false) as string;
+    expect(line).to.match(/loaded 119 tensors; skipped: mis-shaped conv1\.weight \(file \[8, 3, 3, 3\] F32, backbone \[8, 3, 7, 7\] float\)$/);
+    const mine = m.backbone.body.stateTensors();
+    const theirs = cifar.stateTensors();
+    expect(moduleStateDict(m.backbone.body).get('conv1.weight')!.shape).to.deep.equal([8, 3, 7, 7]);
+    for (const k of ['bn1.weight', 'layer1.0.conv1.weight', 'layer4.1.bn2.running_var']) {
+      expect(Array.from(mine.get(k)!.tensor.dataSync())).to.deep.equal(Array.from(theirs.get(k)!.tensor.dataSync()), k);
+    }
+    for (const x of [cifar, m]) x.dispose();
+  });
+
+  it('weights_strict: a boolean, true unless set; anything else names the key', () => {
+    const base = { data: { train: { annotations: 'a.json', images: 'im' } } };
+    expect(resolveDetectionConfig(base).weightsStrict).to.equal(true);
+    expect(resolveDetectionConfig({ ...base, weights_strict: false }).weightsStrict).to.equal(false);
+    expect(() => resolveDetectionConfig({ ...base, weights_strict: 'no' })).to.throw(ConfigError, /weights_strict/);
   });
 });
