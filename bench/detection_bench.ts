@@ -50,7 +50,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function torchReference(arch: string, steps: number, width: number): Record<string, unknown> | null {
+function torchReference(arch: string, steps: number, width: number, fpnChannels: number): Record<string, unknown> | null {
   const py = '/usr/bin/python3';
   if (!fs.existsSync(py)) return null;
   try {
@@ -59,7 +59,7 @@ function torchReference(arch: string, steps: number, width: number): Record<stri
     return null;
   }
   const script = path.join(ROOT, 'bench', 'reference', 'maskrcnn_torch.py');
-  const out = execFileSync(py, [script, '--arch', arch, '--steps', String(steps), '--threads', '2', '--width', String(width)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const out = execFileSync(py, [script, '--arch', arch, '--steps', String(steps), '--threads', '2', '--width', String(width), '--fpn-channels', String(fpnChannels)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').pop() as string) as Record<string, unknown>;
 }
 
@@ -174,8 +174,9 @@ export async function runDetectionBench(opts: { quick?: boolean } = {}): Promise
   for (const arch of ['mobilenetv2', 'resnet18'] as const) {
     process.stderr.write(`bench: detection ${arch} on ${tf.getBackend()}...\n`);
     const r = await benchCase(arch, o);
-    const width = (benchConfig(arch).model.backbone.options as { width?: number }).width ?? 1.0;
-    const ref = torchReference(arch, o.steps, width);
+    const { model } = benchConfig(arch);
+    const width = (model.backbone.options as { width?: number }).width ?? 1.0;
+    const ref = torchReference(arch, o.steps, width, model.fpn.out_channels);
     if (ref) {
       r.torch = ref;
       if (r.train_images_per_s) r.train_ratio_to_torch = r.train_images_per_s / (ref.train_images_per_s as number);

@@ -3,9 +3,11 @@
 /usr/bin/python3 has torch and torchvision. Not a dependency of the project.
 
 torchvision's Mask R-CNN built with the sizes of configs/detection/mask_rcnn_fpn_<arch>_coco_mini.yaml:
---arch mobilenetv2: MobileNetV2 features (--width, the config's), FPN (128 channels) on features 13 + 18 (C4, C5) plus
-P6 max-pool, anchors (32,64,128)/(64,128,256)/(128,256,512) x 0.5/1/2 on P4-P6, RoI heads on P4, P5;
---arch resnet18: ResNet-18 C2-C5 -> P2-P6 (128 channels), one anchor size per level, RoI heads on P2-P5.
+--arch mobilenetv2: MobileNetV2 features (--width, the config's), FPN (--fpn-channels, the config's) on
+features 13 + 18 (C4, C5) plus P6 max-pool, anchors (32,64,128)/(64,128,256)/(128,256,512) x 0.5/1/2 on
+P4-P6, RoI heads on P4, P5;
+--arch resnet18: ResNet-18 (--width: every stage's channels x width, rounded to 8, as sslight's
+`width`) C2-C5 -> P2-P6, one anchor size per level, RoI heads on P2-P5.
 Both: trainable BatchNorm, RPN top-k 1000/500 train and 500/300 test per level / image, 128 RoIs
 per image, fc 512, mask head 4 x 128 channels, 80 classes; torchvision's RoIAlign (sampling 2).
 Training: 2 random images of 320 x 427 (coco-mini's typical size) with 9 instances each, SGD
@@ -30,6 +32,26 @@ from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
 
+def resnet18_body(width):
+    """torchvision's ResNet-18 with every stage's channels x width (rounded to 8; 1.0 is torchvision's)."""
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    def ch(c):
+        return max(8, int(round(c * width / 8)) * 8)
+
+    net = ResNet(BasicBlock, [2, 2, 2, 2], norm_layer=nn.BatchNorm2d)
+    if width == 1.0:
+        return net
+    net.inplanes = ch(64)
+    net.conv1 = nn.Conv2d(3, ch(64), 7, 2, 3, bias=False)
+    net.bn1 = nn.BatchNorm2d(ch(64))
+    net.layer1 = net._make_layer(BasicBlock, ch(64), 2)
+    net.layer2 = net._make_layer(BasicBlock, ch(128), 2, stride=2)
+    net.layer3 = net._make_layer(BasicBlock, ch(256), 2, stride=2)
+    net.layer4 = net._make_layer(BasicBlock, ch(512), 2, stride=2)
+    return net
+
+
 def build(arch, channels=128, width=1.0):
     if arch == 'mobilenetv2':
         body = torchvision.models.mobilenet_v2(width_mult=width).features
@@ -40,8 +62,9 @@ def build(arch, channels=128, width=1.0):
         names = ['0', '1']
         rpn_anchors = 9
     else:
-        body = torchvision.models.resnet18(norm_layer=nn.BatchNorm2d)
-        backbone = BackboneWithFPN(body, {'layer1': '0', 'layer2': '1', 'layer3': '2', 'layer4': '3'}, [64, 128, 256, 512], channels, LastLevelMaxPool())
+        body = resnet18_body(width)
+        stages = [getattr(body, f'layer{i}')[-1].conv2.out_channels for i in range(1, 5)]
+        backbone = BackboneWithFPN(body, {'layer1': '0', 'layer2': '1', 'layer3': '2', 'layer4': '3'}, stages, channels, LastLevelMaxPool())
         anchors = AnchorGenerator(((32,), (64,), (128,), (256,), (512,)), ((0.5, 1.0, 2.0),) * 5)
         names = ['0', '1', '2', '3']
         rpn_anchors = 3
@@ -85,12 +108,13 @@ def main():
     p.add_argument('--arch', default='mobilenetv2', choices=['mobilenetv2', 'resnet18'])
     p.add_argument('--steps', type=int, default=4)
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--width', type=float, default=1.0, help='MobileNetV2 width multiplier')
+    p.add_argument('--width', type=float, default=1.0, help='backbone width multiplier')
+    p.add_argument('--fpn-channels', type=int, default=128, help='FPN output channels')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model = build(a.arch, width=a.width)
+    model = build(a.arch, channels=a.fpn_channels, width=a.width)
     opt = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9, weight_decay=1e-4)
     images = [torch.rand(3, 320, 427, generator=g) for _ in range(2)]
     tg = targets(g)
@@ -115,7 +139,8 @@ def main():
                 infer.append(time.perf_counter() - t0)
     print(json.dumps({
         'arch': a.arch,
-        'width': a.width if a.arch == 'mobilenetv2' else None,
+        'width': a.width,
+        'fpn_channels': a.fpn_channels,
         'torch': torch.__version__,
         'torchvision': torchvision.__version__,
         'threads': a.threads,

@@ -158,6 +158,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument('--arch', default='mobilenetv2', choices=['mobilenetv2', 'resnet18'])
     p.add_argument('--width', type=float, default=0.5)
+    p.add_argument('--fpn-channels', type=int, default=128)
     p.add_argument('--train-ann', required=True)
     p.add_argument('--train-images', required=True)
     p.add_argument('--val-ann', required=True)
@@ -176,7 +177,7 @@ def main():
     torch.manual_seed(a.seed)
     rng = random.Random(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    model = build(a.arch, width=a.width)
+    model = build(a.arch, channels=a.fpn_channels, width=a.width)
     model.transform.min_size = tuple(a.min_sizes)
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.SGD(params, lr=lr_at(0, a), momentum=0.9, weight_decay=1e-4)

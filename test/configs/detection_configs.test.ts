@@ -61,14 +61,20 @@ describe('configs/detection: every detection config resolves and builds', functi
     });
   }
 
-  it("the pre-trainings that the MobileNetV2 coco-mini detector fine-tunes (README) have its width; the paper's files have 1.0", () => {
-    const width = (f: string) => resolveDetectionConfig(loadConfigFile(path.join(DIR, f))).model.backbone.options.width;
-    expect(width('mask_rcnn_fpn_mobilenetv2_1x.yaml')).to.equal(1.0);
-    const mini = width('mask_rcnn_fpn_mobilenetv2_coco_mini.yaml');
-    for (const pre of ['../coco_mini/dino_sslight_mobilenetv2.yaml', '../cifar10/dino_sslight_mobilenetv2_small.yaml', '../cifar10/mocov2_sslight_mobilenetv2_small.yaml']) {
-      const backbone = loadConfigFile(path.join(DIR, pre)).backbone as { name: string; width: number };
-      expect(backbone.name, pre).to.equal('mobilenetv2');
-      expect(backbone.width, pre).to.equal(mini);
+  it("the pre-trainings that the coco-mini detectors fine-tune (README) have their width; the paper's files have 1.0", () => {
+    const width = (f: string) => resolveDetectionConfig(loadConfigFile(path.join(DIR, f))).model.backbone.options.width ?? 1.0;
+    const fineTuned = {
+      mobilenetv2: ['../coco_mini/dino_sslight_mobilenetv2.yaml', '../cifar10/dino_sslight_mobilenetv2_small.yaml', '../cifar10/mocov2_sslight_mobilenetv2_small.yaml'],
+      resnet18: ['../cifar10/mocov2_sslight_resnet18.yaml'],
+    };
+    for (const [arch, pres] of Object.entries(fineTuned)) {
+      expect(width(`mask_rcnn_fpn_${arch}_1x.yaml`), arch).to.equal(1.0);
+      const mini = width(`mask_rcnn_fpn_${arch}_coco_mini.yaml`);
+      for (const pre of pres) {
+        const backbone = loadConfigFile(path.join(DIR, pre)).backbone as { name: string; width: number };
+        expect(backbone.name, pre).to.equal(arch);
+        expect(backbone.width, pre).to.equal(mini);
+      }
     }
   });
 
