@@ -33,6 +33,11 @@ export interface SwavLossOptions {
    * queue); only the batch's rows of the codes are used. null / absent: no queue.
    */
   queueScores?: Array<tf.Tensor2D | null> | null;
+  /**
+   * Scores [nAssign * B, K] the codes are computed from, crop-major (a target network's); null /
+   * absent: the assigned crops' rows of `scores` (SwAV).
+   */
+  codeScores?: tf.Tensor2D | null;
 }
 
 // A type alias so results pass to tf.tidy / tf.dispose as a TensorContainer.
@@ -63,13 +68,17 @@ export function swavLoss(scores: tf.Tensor2D, opts: SwavLossOptions): SwavLossRe
     throw new Error(`SwAV loss: ${queue.length} queue score blocks for ${cropsForAssign.length} assigned crops`);
   }
   const nA = cropsForAssign.length;
+  const codeScores = opts.codeScores ?? null;
+  if (codeScores && (codeScores.rank !== 2 || codeScores.shape[0] !== nA * b || codeScores.shape[1] !== k)) {
+    throw new Error(`SwAV loss: code scores must be [${nA}*${b}, ${k}], got [${codeScores.shape}]`);
+  }
   return tf.tidy(() => {
     // Codes off the tape (torch.no_grad): constants to the backward pass, and Sinkhorn's
     // intermediates are freed at once instead of being held for it.
     const codes = noGrad(() =>
       tf.tidy(() => {
         const per = cropsForAssign.map((c, i) => {
-          const own = tf.slice(scores, [c * b, 0], [b, k]);
+          const own = codeScores ? tf.slice(codeScores, [i * b, 0], [b, k]) : tf.slice(scores, [c * b, 0], [b, k]);
           const q = queue?.[i];
           if (!q) return sinkhorn(own, { epsilon, iterations: sinkhornIterations });
           if (q.rank !== 2 || q.shape[1] !== k) throw new Error(`SwAV loss: queue scores must be [L, ${k}], got [${q.shape}]`);

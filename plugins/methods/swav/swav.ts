@@ -5,6 +5,7 @@ import { registerPlugin, type PluginKinds } from '../../../src/core/registry';
 import { ConfigError } from '../../../src/core/errors';
 import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
+import { CosineSchedule } from '../../../src/core/schedules';
 import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MultiCropNetwork, resolutionRowGroups } from '../common/multicrop';
 import { pairWeights } from '../common/pairs';
@@ -55,6 +56,15 @@ export const swavSchema = z
     epoch_queue_starts: z.number().int().nonnegative().default(15),
     /** null: eq. 2 (uniform over pairs); a number: eq. 3 weighting of global-global pairs. */
     alpha: z.number().min(0).max(1).nullable().default(null),
+    /**
+     * null: SwAV (the codes come from the network being trained). A number: the codes come from
+     * an EMA copy of it (the `target`), whose momentum follows a cosine from this value to
+     * `target_momentum_end`, as DINO's teacher; the queue then holds the target's embeddings.
+     * A departure from SwAV (DINOv2's teacher with Sinkhorn-Knopp centring is the same thing):
+     * at batch 32 SwAV's self-made targets drift (configs/cifar10/README.md, SwAV trials).
+     */
+    target_momentum: z.number().min(0).max(1).nullable().default(null),
+    target_momentum_end: z.number().min(0).max(1).default(1.0),
   })
   .strict();
 export type SwavOptions = z.output<typeof swavSchema>;
@@ -83,6 +93,8 @@ export class Swav extends MethodBase<Kept> {
   private readonly prototypeVariable: tf.Variable;
   private readonly nGlobal: number;
   private readonly nLocal: number;
+  /** The EMA copy whose codes are the targets (`target_momentum`), else null. */
+  readonly target: SwavNetwork | null = null;
 
   constructor(readonly options: SwavOptions, deps: SwavDeps) {
     super();
@@ -100,22 +112,29 @@ export class Swav extends MethodBase<Kept> {
     this.nGlobal = deps.nGlobal;
     this.nLocal = deps.nLocal;
     this.freezeNiters = o.freeze_prototypes_niters ?? deps.stepsPerEpoch;
-    const backbone = deps.buildBackbone(deps.rng.fork());
-    const head = new SwavHead(
-      {
-        inDim: backbone.featureDim,
-        featDim: o.feat_dim,
-        hiddenDim: o.hidden_dim,
-        nLayers: o.n_layers,
-        useBn: o.use_bn_in_head,
-        nPrototypes: o.nmb_prototypes,
-        lastBn: o.last_bn,
-        lastBnPerResolution: o.last_bn_per_resolution,
-      },
-      deps.rng.fork(),
-    );
-    this.student = this.addStudent('student', new SwavNetwork(backbone, head));
-    this.prototypeVariable = head.prototypes.weight;
+    const network = () => {
+      const backbone = deps.buildBackbone(deps.rng.fork());
+      const head = new SwavHead(
+        {
+          inDim: backbone.featureDim,
+          featDim: o.feat_dim,
+          hiddenDim: o.hidden_dim,
+          nLayers: o.n_layers,
+          useBn: o.use_bn_in_head,
+          nPrototypes: o.nmb_prototypes,
+          lastBn: o.last_bn,
+          lastBnPerResolution: o.last_bn_per_resolution,
+        },
+        deps.rng.fork(),
+      );
+      return new SwavNetwork(backbone, head);
+    };
+    this.student = this.addStudent('student', network());
+    if (o.target_momentum !== null) {
+      const schedule = new CosineSchedule(o.target_momentum, o.target_momentum_end, deps.epochs, deps.stepsPerEpoch);
+      this.target = this.addTarget('target', network(), this.student, (step) => schedule.at(step));
+    }
+    this.prototypeVariable = this.student.head.prototypes.weight;
     this.queueStore = this.addStatePart(new SwavQueue(o.crops_for_assign.length, o.queue_length, o.feat_dim));
   }
 
@@ -150,9 +169,12 @@ export class Swav extends MethodBase<Kept> {
     const useQueue = this.queueStore.full;
     const { embedding, scores } = this.student.forward([...batch.globals, ...batch.locals]);
     const b = batch.batchSize;
+    // With a target network the codes, and the embeddings queued, are its own (off the tape).
+    const targetOut = this.target ? noGrad(() => this.target!.forward(cfa.map((c) => batch.globals[c]))) : null;
+    const codePrototypes = this.target ? this.target.head.prototypes.weight : this.prototypeVariable;
     // Queue scores with the current prototypes, off the tape (SwAV: .detach() under no_grad).
     const queueScores = useQueue
-      ? noGrad(() => cfa.map((_, i) => tf.matMul(this.queueStore.rowsOf(i), this.prototypeVariable) as tf.Tensor2D))
+      ? noGrad(() => cfa.map((_, i) => tf.matMul(this.queueStore.rowsOf(i), codePrototypes) as tf.Tensor2D))
       : null;
     const r = swavLoss(scores, {
       nGlobal,
@@ -163,12 +185,20 @@ export class Swav extends MethodBase<Kept> {
       sinkhornIterations: o.sinkhorn_iterations,
       alpha: o.alpha,
       queueScores,
+      codeScores: targetOut?.scores ?? null,
     });
     const keep: Kept = this.queueActiveAt(ctx.epoch)
-      ? { toEnqueue: noGrad(() => tf.stack(cfa.map((c) => tf.slice(embedding, [c * b, 0], [b, o.feat_dim]))) as tf.Tensor3D) }
+      ? {
+          toEnqueue: noGrad(() =>
+            targetOut
+              ? (tf.reshape(targetOut.embedding, [cfa.length, b, o.feat_dim]) as tf.Tensor3D)
+              : (tf.stack(cfa.map((c) => tf.slice(embedding, [c * b, 0], [b, o.feat_dim]))) as tf.Tensor3D),
+          ),
+        }
       : {};
+    if (targetOut) tf.dispose(targetOut);
     const codeEntropy = noGrad(() => tf.mean(tf.neg(tf.sum(tf.mul(r.codes, tf.log(tf.maximum(r.codes, 1e-30))), -1))));
-    const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy, emb_cos: noGrad(() => meanPairCosine(tf.slice(embedding, [0, 0], [b, o.feat_dim]))) };
+    const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy, ...viewDirectionMetrics(embedding, b, nGlobal) };
     if (o.queue_length > 0) metrics.queue_used = tf.scalar(useQueue ? 1 : 0);
     return { loss: r.loss, pairLoss: { matrix: r.pairLoss, nGlobal, targets: cfa }, keep, metrics };
   }
@@ -185,6 +215,8 @@ export class Swav extends MethodBase<Kept> {
     // SwAV normalises the prototypes before every forward; doing it after every update (and at
     // construction) is the same thing.
     this.student.head.normalizePrototypes();
+    // The EMA of unit columns is shorter than unit: the target's are re-normalised too.
+    this.target?.head.normalizePrototypes();
     if ('toEnqueue' in kept) this.queueStore.enqueue(kept.toEnqueue);
     ctx.metric('prototypes_frozen', this.prototypesFrozenAt(ctx.step) ? 1 : 0);
   }
@@ -193,6 +225,26 @@ export class Swav extends MethodBase<Kept> {
   collapseLoss(): number {
     return Math.log(this.options.nmb_prototypes);
   }
+}
+
+/**
+ * Where a shared direction lives (no gradient): `emb_cos`, the mean pair cosine within view 0;
+ * `view_cos`, the cosine between view 0's mean embedding and view 1's (near -1 when the two
+ * global views sit on opposite sides, which a BN over all views cannot see); `local_cos`, view 0's
+ * mean against the local views' mean.
+ */
+function viewDirectionMetrics(embedding: tf.Tensor2D, b: number, nGlobal: number): Record<string, tf.Tensor> {
+  return noGrad(() => {
+    const [rows, d] = embedding.shape;
+    const mean = (start: number, n: number) => tf.mean(tf.slice(embedding, [start, 0], [n, d]), 0);
+    const cos = (u: tf.Tensor, v: tf.Tensor) =>
+      tf.div(tf.sum(tf.mul(u, v)), tf.maximum(tf.mul(tf.norm(u), tf.norm(v)), 1e-12));
+    const out: Record<string, tf.Tensor> = { emb_cos: meanPairCosine(tf.slice(embedding, [0, 0], [b, d])) };
+    const m0 = mean(0, b);
+    if (nGlobal > 1) out.view_cos = cos(m0, mean(b, b));
+    if (rows > nGlobal * b) out.local_cos = cos(m0, mean(nGlobal * b, rows - nGlobal * b));
+    return out;
+  });
 }
 
 /**

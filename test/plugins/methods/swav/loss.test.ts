@@ -139,6 +139,24 @@ describe('plugins/methods/swav/loss', () => {
     tf.dispose(r);
   });
 
+  it("codeScores: codes from other scores (a target network's); the assigned rows of scores reproduce SwAV", () => {
+    const rng = new Rng(5);
+    const b = 3;
+    const k = 6;
+    tf.tidy(() => {
+      const scores = tf.tensor2d(Float32Array.from({ length: 4 * b * k }, () => rng.normal() * 0.3), [4 * b, k]);
+      const opts = { nGlobal: 2, nLocal: 2, alpha: 0.4 };
+      const own = swavLoss(scores, opts);
+      const same = swavLoss(scores, { ...opts, codeScores: tf.slice(scores, [0, 0], [2 * b, k]) as tf.Tensor2D });
+      expectClose(same.loss.dataSync(), own.loss.dataSync(), { rtol: 1e-6, atol: 0, what: 'loss' });
+      expectClose(same.codes.dataSync(), own.codes.dataSync(), { rtol: 1e-6, atol: 1e-7, what: 'codes' });
+      const other = tf.tensor2d(Float32Array.from({ length: 2 * b * k }, () => rng.normal() * 0.3), [2 * b, k]);
+      const r = swavLoss(scores, { ...opts, codeScores: other });
+      expectClose(r.codes.dataSync(), tf.concat([sinkhorn(tf.slice(other, [0, 0], [b, k])), sinkhorn(tf.slice(other, [b, 0], [b, k]))], 0).dataSync(), { rtol: 1e-5, atol: 1e-7, what: 'codes of the other scores' });
+      expect(() => swavLoss(scores, { ...opts, codeScores: tf.slice(other, [0, 0], [b, k]) })).to.throw(/code scores/);
+    });
+  });
+
   it('pair weights: eq. 2 uniform, eq. 3 blocks, empty blocks, and refusals', () => {
     // 2 global + 6 local, crops [0, 1]: P_gg = 2, P_gl = 12; eq. 2 is alpha = 1/7.
     const w2 = pairWeights(2, 6, null, [0, 1]);

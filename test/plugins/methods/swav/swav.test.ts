@@ -92,7 +92,7 @@ describe('plugins/methods/swav', function () {
     expect(swavSchema.parse({})).to.deep.equal({
       feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, last_bn: false, last_bn_per_resolution: false, nmb_prototypes: 3000, temperature: 0.1,
       epsilon: 0.05, sinkhorn_iterations: 3, crops_for_assign: [0, 1], freeze_prototypes_niters: null,
-      queue_length: 0, epoch_queue_starts: 15, alpha: null,
+      queue_length: 0, epoch_queue_starts: 15, alpha: null, target_momentum: null, target_momentum_end: 1,
     });
     expect(() => swavSchema.parse({ nmb_prototype: 10 })).to.throw();
     expect(() => swavSchema.parse({ alpha: -0.1 })).to.throw();
@@ -219,10 +219,70 @@ describe('plugins/methods/swav', function () {
     expectClose([0.4 * metrics.loss_gg + 0.6 * metrics.loss_gl], [loss.dataSync()[0]], { rtol: 1e-5, atol: 0, what: 'loss from blocks' });
     expect(metrics.code_entropy).to.be.within(0, Math.log(K) + 1e-5);
     expect(metrics.emb_cos).to.be.within(-1, 1);
+    // The per-view direction metrics: two views' means and the locals'.
+    const [viewCos, localCos] = tf.tidy(() => {
+      const { embedding } = s.student.forward([...batch.globals, ...batch.locals]);
+      const mean = (start: number, n: number) => tf.mean(tf.slice(embedding, [start, 0], [n, 8]), 0);
+      const cos = (u: tf.Tensor, v: tf.Tensor) => tf.div(tf.sum(tf.mul(u, v)), tf.mul(tf.norm(u), tf.norm(v)));
+      return [cos(mean(0, B), mean(B, B)).dataSync()[0], cos(mean(0, B), mean(2 * B, 2 * B)).dataSync()[0]];
+    });
+    expectClose([metrics.view_cos, metrics.local_cos], [viewCos, localCos], { rtol: 1e-4, atol: 1e-5, what: 'view_cos, local_cos' });
     expect(metrics.prototypes_frozen).to.equal(1);
     expect(metrics).to.not.have.property('queue_used');
     expect(() => s.loss(makeBatch(2, 3), ctxAt(1))).to.throw(/2 \+ 2 views/);
     tf.dispose([loss, expected]);
+    disposeBatch(batch);
+    s.dispose();
+  });
+
+  it('target_momentum: codes and queued embeddings from an EMA target that starts equal and follows the student', () => {
+    const m = 0.9;
+    const s = makeSwav({ target_momentum: m, target_momentum_end: m, freeze_prototypes_niters: 0, alpha: 0.4, queue_length: 8, epoch_queue_starts: 0 });
+    expect(Object.keys(s.targetModules())).to.deep.equal(['target']);
+    expect(s.momentumAt(0)).to.be.closeTo(m, 1e-12);
+    const target = s.target!;
+    const names = (mod: Module) => mod.namedParameters().map((p) => p.name);
+    expect(names(target)).to.deep.equal(names(s.student));
+    for (const [a, b] of target.namedParameters().map((p, i) => [p.variable, s.student.namedParameters()[i].variable])) {
+      expect(a.dataSync()).to.deep.equal(b.dataSync());
+    }
+    const batch = makeBatch(40);
+    // The loss: the student's scores predict the codes of the target's scores of the global views
+    // (its BN sees only those views, so they differ from the student's own).
+    const [expected, plain, targetEmb] = tf.tidy(() => {
+      const { scores } = s.student.forward([...batch.globals, ...batch.locals]);
+      const t = target.forward(batch.globals);
+      const opts = { nGlobal: 2, nLocal: 2, alpha: 0.4 };
+      return [swavLoss(scores, { ...opts, codeScores: t.scores }).loss, swavLoss(scores, opts).loss, t.embedding];
+    });
+    expect(Math.abs(expected.dataSync()[0] - plain.dataSync()[0])).to.be.greaterThan(1e-5);
+    const before = target.namedParameters().map((p) => p.variable.dataSync().slice());
+    const sgd = makeOptimizer(s, 'sgd', sgdOpts);
+    const loss = trainStep(s, sgd, batch, ctxAt(0));
+    expectClose([loss], [expected.dataSync()[0]], { rtol: 1e-5, atol: 0, what: 'loss with target codes' });
+    // The queue holds the target's embeddings of the two assigned crops.
+    const q = s.queue!.arraySync() as number[][][];
+    const te = targetEmb.arraySync() as number[][];
+    for (let i = 0; i < 2; i++) {
+      expectClose(q[i].slice(0, B).flat(), te.slice(i * B, (i + 1) * B).flat(), { rtol: 1e-5, atol: 1e-6, what: `queue[${i}]` });
+    }
+    // EMA: target = m target + (1 - m) student for every parameter. The prototypes average the
+    // stepped student's before its re-normalisation and are then re-normalised themselves, so
+    // only their unit norm is checked below.
+    const tp = target.namedParameters();
+    const sp = s.student.namedParameters();
+    for (let i = 0; i < tp.length; i++) {
+      if (tp[i].name === 'head.prototypes.weight') continue;
+      const want = Array.from(before[i], (v, j) => m * v + (1 - m) * sp[i].variable.dataSync()[j]);
+      expectClose(tp[i].variable.dataSync(), want, { rtol: 1e-5, atol: 1e-6, what: `target ${tp[i].name}` });
+    }
+    expectClose(prototypeNorms(target.head), new Array(K).fill(1), { rtol: 0, atol: 1e-6, what: 'target prototype norms' });
+    // Steady state leaks nothing.
+    trainStep(s, sgd, batch, ctxAt(1));
+    const n0 = tf.memory().numTensors;
+    trainStep(s, sgd, batch, ctxAt(2));
+    expect(tf.memory().numTensors).to.equal(n0);
+    tf.dispose([expected, plain, targetEmb]);
     disposeBatch(batch);
     s.dispose();
   });
