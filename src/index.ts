@@ -55,6 +55,7 @@ export {
   type MethodLoss,
   MultiCropNetwork,
   multiCropFeatures,
+  networkMaker,
   type MultiCropHead,
   EmaUpdater,
   emaUpdate,

@@ -20,7 +20,7 @@ describe('public API (require("sslight"))', () => {
       'Module', 'Linear', 'Conv2d', 'BatchNorm1d', 'BatchNorm2d', 'LayerNorm', 'Sequential', 'buildMlp',
       'relu', 'gelu', 'globalAvgPool', 'truncNormal', 'noGrad',
       // methods
-      'MethodBase', 'MultiCropNetwork', 'EmaUpdater', 'emaTarget', 'pairWeights', 'weightedPairLoss',
+      'MethodBase', 'MultiCropNetwork', 'networkMaker', 'EmaUpdater', 'emaTarget', 'pairWeights', 'weightedPairLoss',
       'pairBlockMeans', 'l2Normalize', 'stopGradient', 'CosineSchedule', 'cosineScheduleAt', 'teacherTempAt',
       // view samplers
       'sampleCropBox', 'resizedCrop', 'pixelScale', 'flipHorizontal', 'normalize', 'applyColorJitter',

@@ -1,6 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Backbone } from '../../../src/core/interfaces';
+import type { Backbone, BackboneFactory } from '../../../src/core/interfaces';
+import type { Rng } from '../../../src/core/rng';
 import { Module } from '../../../src/nn/module';
+
+/**
+ * A maker of fresh backbone + head networks (a student, then its EMA copy): each call builds the
+ * backbone on the next fork of `deps.rng`, then the head, on the backbone's feature width, on the
+ * fork after it.
+ */
+export function networkMaker<H, N>(
+  deps: { buildBackbone: BackboneFactory; rng: Rng },
+  makeHead: (inDim: number, rng: Rng) => H,
+  make: (backbone: Backbone, head: H) => N,
+): () => N {
+  return () => {
+    const backbone = deps.buildBackbone(deps.rng.fork());
+    return make(backbone, makeHead(backbone.featureDim, deps.rng.fork()));
+  };
+}
 
 /**
  * DINO's MultiCropWrapper, backbone half: consecutive views of one resolution go through the

@@ -7,7 +7,7 @@ import { CosineSchedule, teacherTempAt } from '../../../src/core/schedules';
 import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { MethodBase, type MethodLoss } from '../common/method_base';
-import { MultiCropNetwork } from '../common/multicrop';
+import { MultiCropNetwork, networkMaker } from '../common/multicrop';
 import { DinoHead } from './head';
 import { dinoLoss, teacherEntropies, updateCenter } from './loss';
 
@@ -74,22 +74,23 @@ export class Dino extends MethodBase<{ batchCenter: tf.Tensor2D }> {
       );
     }
     this.warmupTeacherTempEpochs = warmup;
-    const network = () => {
-      const backbone = deps.buildBackbone(deps.rng.fork());
-      const head = new DinoHead(
-        {
-          inDim: backbone.featureDim,
-          outDim: o.out_dim,
-          useBn: o.use_bn_in_head,
-          normLastLayer: o.norm_last_layer,
-          nLayers: o.n_layers,
-          hiddenDim: o.hidden_dim,
-          bottleneckDim: o.bottleneck_dim,
-        },
-        deps.rng.fork(),
-      );
-      return new DinoNetwork(backbone, head);
-    };
+    const network = networkMaker(
+      deps,
+      (inDim, rng) =>
+        new DinoHead(
+          {
+            inDim,
+            outDim: o.out_dim,
+            useBn: o.use_bn_in_head,
+            normLastLayer: o.norm_last_layer,
+            nLayers: o.n_layers,
+            hiddenDim: o.hidden_dim,
+            bottleneckDim: o.bottleneck_dim,
+          },
+          rng,
+        ),
+      (backbone, head) => new DinoNetwork(backbone, head),
+    );
     this.momentumSchedule = new CosineSchedule(o.momentum_teacher, o.momentum_teacher_end, deps.epochs, deps.stepsPerEpoch);
     this.student = this.addStudent('student', network());
     this.teacher = this.addTarget('teacher', network(), this.student, (step) => this.momentumAt(step));

@@ -6,6 +6,7 @@ import { ConfigError } from '../../../src/core/errors';
 import { CosineSchedule } from '../../../src/core/schedules';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { MethodBase, type MethodLoss } from '../common/method_base';
+import { networkMaker } from '../common/multicrop';
 import { MocoEncoder } from './encoder';
 import { MocoHead } from './head';
 import { mocoLoss } from './loss';
@@ -82,14 +83,12 @@ export class Mocov2 extends MethodBase<{ keys: tf.Tensor2D }> {
     if (deps.batchSize > o.queue_length) {
       throw new ConfigError('method.queue_length', `the queue (${o.queue_length}) must hold at least one batch of keys (${deps.batchSize})`);
     }
-    const encoder = () => {
-      const backbone = deps.buildBackbone(deps.rng.fork());
-      const head = new MocoHead(
-        { inDim: backbone.featureDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head, lastBn: o.last_bn },
-        deps.rng.fork(),
-      );
-      return new MocoEncoder(backbone, head);
-    };
+    const encoder = networkMaker(
+      deps,
+      (inDim, rng) =>
+        new MocoHead({ inDim, outDim: o.out_dim, hiddenDim: o.hidden_dim, nLayers: o.n_layers, useBn: o.use_bn_in_head, lastBn: o.last_bn }, rng),
+      (backbone, head) => new MocoEncoder(backbone, head),
+    );
     this.momentumSchedule = o.momentum_end === null ? null : new CosineSchedule(o.momentum, o.momentum_end, deps.epochs, deps.stepsPerEpoch);
     this.encoderQ = this.addStudent('encoder_q', encoder());
     this.encoderK = this.addTarget('encoder_k', encoder(), this.encoderQ, (step) => this.momentumAt(step));

@@ -7,7 +7,7 @@ import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
 import { CosineSchedule } from '../../../src/core/schedules';
 import { MethodBase, type MethodLoss } from '../common/method_base';
-import { MultiCropNetwork, resolutionRowGroups } from '../common/multicrop';
+import { MultiCropNetwork, networkMaker, resolutionRowGroups } from '../common/multicrop';
 import { pairWeights } from '../common/pairs';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss } from './loss';
@@ -112,23 +112,24 @@ export class Swav extends MethodBase<Kept> {
     this.nGlobal = deps.nGlobal;
     this.nLocal = deps.nLocal;
     this.freezeNiters = o.freeze_prototypes_niters ?? deps.stepsPerEpoch;
-    const network = () => {
-      const backbone = deps.buildBackbone(deps.rng.fork());
-      const head = new SwavHead(
-        {
-          inDim: backbone.featureDim,
-          featDim: o.feat_dim,
-          hiddenDim: o.hidden_dim,
-          nLayers: o.n_layers,
-          useBn: o.use_bn_in_head,
-          nPrototypes: o.nmb_prototypes,
-          lastBn: o.last_bn,
-          lastBnPerResolution: o.last_bn_per_resolution,
-        },
-        deps.rng.fork(),
-      );
-      return new SwavNetwork(backbone, head);
-    };
+    const network = networkMaker(
+      deps,
+      (inDim, rng) =>
+        new SwavHead(
+          {
+            inDim,
+            featDim: o.feat_dim,
+            hiddenDim: o.hidden_dim,
+            nLayers: o.n_layers,
+            useBn: o.use_bn_in_head,
+            nPrototypes: o.nmb_prototypes,
+            lastBn: o.last_bn,
+            lastBnPerResolution: o.last_bn_per_resolution,
+          },
+          rng,
+        ),
+      (backbone, head) => new SwavNetwork(backbone, head),
+    );
     this.student = this.addStudent('student', network());
     if (o.target_momentum !== null) {
       const schedule = new CosineSchedule(o.target_momentum, o.target_momentum_end, deps.epochs, deps.stepsPerEpoch);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { MethodBase, type MethodLoss } from '../../../../plugins/methods/common/method_base';
-import { MultiCropNetwork } from '../../../../plugins/methods/common/multicrop';
+import { MultiCropNetwork, networkMaker } from '../../../../plugins/methods/common/multicrop';
 import { pairBlockMeans, pairWeights } from '../../../../plugins/methods/common/pairs';
 import type { StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { CheckpointError } from '../../../../src/core/errors';
@@ -22,7 +22,11 @@ class Toy extends MethodBase<{ mean: tf.Tensor2D }> {
 
   constructor(rng: Rng) {
     super();
-    const net = () => new MultiCropNetwork<tf.Tensor2D, Linear>(new ToyBackbone(rng.fork()), new Linear(6, 4, rng.fork()));
+    const net = networkMaker(
+      { buildBackbone: (r) => new ToyBackbone(r), rng },
+      (inDim, r) => new Linear(inDim, 4, r),
+      (backbone, head) => new MultiCropNetwork<tf.Tensor2D, Linear>(backbone, head),
+    );
     this.student = this.addStudent('student', net());
     this.target = this.addTarget('target', net(), this.student, (step) => 0.5 + 0.1 * step);
     this.running = this.addStateTensor('running', tf.variable(tf.zeros([1, 4]), false), '[1, 4]');
