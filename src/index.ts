@@ -69,6 +69,7 @@ export {
   l2Normalize,
   normAlong,
   stopGradient,
+  koleoLoss,
 } from '../plugins/methods/common';
 
 // ---------------------------------------------------------------- view samplers (data/transforms)

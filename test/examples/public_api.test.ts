@@ -21,7 +21,7 @@ describe('public API (require("sslight"))', () => {
       'relu', 'gelu', 'globalAvgPool', 'truncNormal', 'noGrad',
       // methods
       'MethodBase', 'MultiCropNetwork', 'networkMaker', 'EmaUpdater', 'emaTarget', 'pairWeights', 'weightedPairLoss',
-      'pairBlockMeans', 'l2Normalize', 'stopGradient', 'CosineSchedule', 'cosineScheduleAt', 'teacherTempAt',
+      'pairBlockMeans', 'l2Normalize', 'stopGradient', 'koleoLoss', 'CosineSchedule', 'cosineScheduleAt', 'teacherTempAt',
       // view samplers
       'sampleCropBox', 'resizedCrop', 'pixelScale', 'flipHorizontal', 'normalize', 'applyColorJitter',
     ];

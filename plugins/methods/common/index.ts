@@ -4,3 +4,4 @@ export { MultiCropNetwork, multiCropFeatures, networkMaker, resolutionRowGroups,
 export { EmaUpdater, emaUpdate, emaTarget } from './ema';
 export { pairWeights, pairCounts, equivalentAlpha, allGlobals, weightedPairLoss, pairBlockMeans } from './pairs';
 export { l2Normalize, normAlong, stopGradient } from './normalize';
+export { koleoLoss } from './koleo';

@@ -9,6 +9,7 @@ import { CosineSchedule } from '../../../src/core/schedules';
 import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MultiCropNetwork, networkMaker, resolutionRowGroups } from '../common/multicrop';
 import { pairWeights } from '../common/pairs';
+import { koleoLoss } from '../common/koleo';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss } from './loss';
 import { SwavQueue } from './queue';
@@ -65,6 +66,12 @@ export const swavSchema = z
      */
     target_momentum: z.number().min(0).max(1).nullable().default(null),
     target_momentum_end: z.number().min(0).max(1).default(1.0),
+    /**
+     * Weight of the KoLeo regulariser (common/koleo.ts) on the student's embeddings of each global
+     * view, summed over those views as DINOv2 does (which weights it 0.1); 0 = off (SwAV). A
+     * departure from SwAV against the embeddings' drift into one shared direction.
+     */
+    koleo_weight: z.number().nonnegative().default(0),
   })
   .strict();
 export type SwavOptions = z.output<typeof swavSchema>;
@@ -201,7 +208,14 @@ export class Swav extends MethodBase<Kept> {
     const codeEntropy = noGrad(() => tf.mean(tf.neg(tf.sum(tf.mul(r.codes, tf.log(tf.maximum(r.codes, 1e-30))), -1))));
     const metrics: Record<string, tf.Tensor> = { code_entropy: codeEntropy, ...viewDirectionMetrics(embedding, b, nGlobal) };
     if (o.queue_length > 0) metrics.queue_used = tf.scalar(useQueue ? 1 : 0);
-    return { loss: r.loss, pairLoss: { matrix: r.pairLoss, nGlobal, targets: cfa }, keep, metrics };
+    let loss = r.loss;
+    if (o.koleo_weight > 0) {
+      const perView = Array.from({ length: nGlobal }, (_, v) => koleoLoss(tf.slice(embedding, [v * b, 0], [b, o.feat_dim])));
+      const koleo = tf.addN(perView) as tf.Scalar;
+      loss = tf.add(r.loss, tf.mul(koleo, o.koleo_weight)) as tf.Scalar;
+      metrics.koleo = koleo;
+    }
+    return { loss, pairLoss: { matrix: r.pairLoss, nGlobal, targets: cfa }, keep, metrics };
   }
 
   /** Drops the prototypes' gradient while they are frozen (SwAV sets it to None: no update at all). */

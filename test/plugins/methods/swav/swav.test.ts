@@ -4,6 +4,7 @@ import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
 import { SwavHead, normalizeRows } from '../../../../plugins/methods/swav/head';
 import { swavLoss } from '../../../../plugins/methods/swav/loss';
+import { koleoLoss } from '../../../../plugins/methods/common/koleo';
 import { Swav, meanPairCosine, swavSchema, type SwavOptions } from '../../../../plugins/methods/swav/swav';
 import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { ConfigError } from '../../../../src/core/errors';
@@ -92,7 +93,7 @@ describe('plugins/methods/swav', function () {
     expect(swavSchema.parse({})).to.deep.equal({
       feat_dim: 128, hidden_dim: 2048, n_layers: 2, use_bn_in_head: true, last_bn: false, last_bn_per_resolution: false, nmb_prototypes: 3000, temperature: 0.1,
       epsilon: 0.05, sinkhorn_iterations: 3, crops_for_assign: [0, 1], freeze_prototypes_niters: null,
-      queue_length: 0, epoch_queue_starts: 15, alpha: null, target_momentum: null, target_momentum_end: 1,
+      queue_length: 0, epoch_queue_starts: 15, alpha: null, target_momentum: null, target_momentum_end: 1, koleo_weight: 0,
     });
     expect(() => swavSchema.parse({ nmb_prototype: 10 })).to.throw();
     expect(() => swavSchema.parse({ alpha: -0.1 })).to.throw();
@@ -232,6 +233,36 @@ describe('plugins/methods/swav', function () {
     expect(() => s.loss(makeBatch(2, 3), ctxAt(1))).to.throw(/2 \+ 2 views/);
     tf.dispose([loss, expected]);
     disposeBatch(batch);
+    s.dispose();
+  });
+
+  it('koleo_weight: adds weight x the KoLeo of each global view\'s embeddings (summed), logged as koleo; no leaks', () => {
+    const w = 0.5;
+    const plain = makeSwav({ alpha: 0.4 });
+    const s = makeSwav({ alpha: 0.4, koleo_weight: w });
+    const batch = makeBatch(3);
+    const [base, koleo] = tf.tidy(() => {
+      const { embedding } = s.student.forward([...batch.globals, ...batch.locals]);
+      const k = tf.add(koleoLoss(tf.slice(embedding, [0, 0], [B, 8])), koleoLoss(tf.slice(embedding, [B, 0], [B, 8])));
+      return [plain.loss(batch, ctxAt(0)).dataSync()[0], k.dataSync()[0]];
+    });
+    plain.afterStep(ctxAt(0));
+    const metrics: Record<string, number> = {};
+    const before = tf.memory().numTensors;
+    const loss = s.loss(batch, ctxAt(0));
+    expectClose([loss.dataSync()[0]], [base + w * koleo], { rtol: 1e-5, atol: 1e-6, what: 'loss' });
+    loss.dispose();
+    s.afterStep(ctxAt(0, metrics));
+    expectClose([metrics.koleo], [koleo], { rtol: 1e-5, atol: 1e-6, what: 'koleo metric' });
+    expect(tf.memory().numTensors).to.equal(before);
+    const sgd = makeOptimizer(s, 'sgd', sgdOpts);
+    trainStep(s, sgd, batch, ctxAt(1));
+    const n = tf.memory().numTensors;
+    trainStep(s, sgd, batch, ctxAt(2));
+    expect(tf.memory().numTensors).to.equal(n);
+    expect(() => swavSchema.parse({ koleo_weight: -1 })).to.throw();
+    disposeBatch(batch);
+    plain.dispose();
     s.dispose();
   });
 
