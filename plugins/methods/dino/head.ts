@@ -81,4 +81,12 @@ export class DinoHead extends Module {
       return opts.ignoreLastLayer ? z : this.lastLayer.forward(z);
     });
   }
+
+  /** Both outputs of one pass: the normalised bottleneck [B, bottleneck] and the logits [B, outDim]. */
+  forwardWithEmbedding(x: tf.Tensor2D): { embedding: tf.Tensor2D; logits: tf.Tensor2D } {
+    return tf.tidy(() => {
+      const embedding = l2Normalize(this.bottleneck(x));
+      return { embedding, logits: this.lastLayer.forward(embedding) };
+    });
+  }
 }

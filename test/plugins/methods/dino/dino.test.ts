@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import '../../../../plugins/methods';
 import '../../../../plugins/optimizers';
+import { koleoLoss } from '../../../../plugins/methods/common/koleo';
 import { Dino, dinoSchema, type DinoOptions } from '../../../../plugins/methods/dino/dino';
 import type { Optimizer, StepContext, ViewBatch } from '../../../../src/core/interfaces';
 import { registry } from '../../../../src/core/registry';
@@ -85,6 +86,7 @@ describe('plugins/methods/dino/dino', function () {
       out_dim: 4096, hidden_dim: 2048, bottleneck_dim: 256, n_layers: 3, use_bn_in_head: true, norm_last_layer: true,
       warmup_teacher_temp: 0.04, teacher_temp: 0.07, warmup_teacher_temp_epochs: null, student_temp: 0.1,
       center_momentum: 0.9, momentum_teacher: 0.996, momentum_teacher_end: 1, freeze_last_layer: 1, clip_grad: 0, alpha: null,
+      koleo_weight: 0,
     });
     expect(registry.names('method')).to.include('dino');
     expect(() => dinoSchema.parse({ alpha: 1.2 })).to.throw();
@@ -217,6 +219,43 @@ describe('plugins/methods/dino/dino', function () {
       expect(clipped).to.be.greaterThan(0);
     });
     disposeBatch(batch);
+    d.dispose();
+  });
+
+  it('koleo_weight: adds weight x the KoLeo of each global view\'s normalised bottleneck (summed), logged as koleo; no leaks', () => {
+    const w = 0.5;
+    const plain = makeDino({ alpha: 0.4 });
+    const d = makeDino({ alpha: 0.4, koleo_weight: w });
+    const batch = makeBatch(5);
+    const views = [...batch.globals, ...batch.locals];
+    const [base, koleo] = tf.tidy(() => {
+      const both = d.student.head.forwardWithEmbedding(d.student.features(views));
+      // One pass gives the logits of forward() and the embedding of forward({ignoreLastLayer}).
+      expectClose(both.logits.dataSync(), d.student.forward(views).dataSync(), { rtol: 1e-5, atol: 1e-6, what: 'logits' });
+      const feats = d.student.features(views);
+      expectClose(both.embedding.dataSync(), d.student.head.forward(feats, { ignoreLastLayer: true }).dataSync(), { rtol: 1e-5, atol: 1e-6, what: 'embedding' });
+      const e = both.embedding;
+      const k = tf.add(koleoLoss(tf.slice(e, [0, 0], [B, 8])), koleoLoss(tf.slice(e, [B, 0], [B, 8])));
+      return [plain.loss(batch, ctxAt(0)).dataSync()[0], k.dataSync()[0]];
+    });
+    plain.afterStep(ctxAt(0));
+    const metrics: Record<string, number> = {};
+    const before = tf.memory().numTensors;
+    const loss = d.loss(batch, ctxAt(0, 5, metrics));
+    expectClose([loss.dataSync()[0]], [base + w * koleo], { rtol: 1e-5, atol: 1e-6, what: 'loss' });
+    loss.dispose();
+    d.afterStep(ctxAt(0, 5, metrics));
+    expectClose([metrics.koleo], [koleo], { rtol: 1e-5, atol: 1e-6, what: 'koleo metric' });
+    expect(tf.memory().numTensors).to.equal(before);
+    const opt = registry.get('optimizer', 'sgd');
+    const sgd = opt.create(opt.schema.parse({ lr: 0.5, scale_lr_by_batch: false }), { params: studentParams(d), batchSize: B, epochs: 4, stepsPerEpoch: 5 });
+    trainStep(d, sgd, batch, ctxAt(6));
+    const n = tf.memory().numTensors;
+    trainStep(d, sgd, batch, ctxAt(7));
+    expect(tf.memory().numTensors).to.equal(n);
+    expect(() => dinoSchema.parse({ koleo_weight: -1 })).to.throw();
+    disposeBatch(batch);
+    plain.dispose();
     d.dispose();
   });
 
