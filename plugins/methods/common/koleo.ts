@@ -25,3 +25,11 @@ export function koleoLoss(x: tf.Tensor2D, eps = 1e-8): tf.Scalar {
     return tf.neg(tf.mean(tf.log(tf.add(dist, eps)))) as tf.Scalar;
   });
 }
+
+/**
+ * The KoLeo of each of the first `nViews` blocks of `b` rows of the view-major `x` [>= nViews * b, D],
+ * summed, as DINOv2 sums it over the global crops: each view's batch is spread on its own.
+ */
+export function viewsKoleoLoss(x: tf.Tensor2D, nViews: number, b: number): tf.Scalar {
+  return tf.tidy(() => tf.addN(Array.from({ length: nViews }, (_, v) => koleoLoss(tf.slice(x, [v * b, 0], [b, x.shape[1]])))) as tf.Scalar);
+}

@@ -6,7 +6,7 @@ import { ConfigError } from '../../../src/core/errors';
 import { CosineSchedule, teacherTempAt } from '../../../src/core/schedules';
 import type { Parameter } from '../../../src/nn/module';
 import { noGrad } from '../../../src/kernels/no_grad';
-import { koleoLoss } from '../common/koleo';
+import { viewsKoleoLoss } from '../common/koleo';
 import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MultiCropNetwork, networkMaker } from '../common/multicrop';
 import { DinoHead } from './head';
@@ -137,11 +137,7 @@ export class Dino extends MethodBase<{ batchCenter: tf.Tensor2D }> {
     const metrics: Record<string, tf.Tensor> = { teacher_entropy: entropy, teacher_batch_entropy: batchEntropy };
     let loss = r.loss;
     if (student) {
-      const b = batch.globals[0].shape[0];
-      const d = student.embedding.shape[1];
-      const koleo = tf.addN(
-        Array.from({ length: nGlobal }, (_, v) => koleoLoss(tf.slice(student.embedding, [v * b, 0], [b, d]))),
-      ) as tf.Scalar;
+      const koleo = viewsKoleoLoss(student.embedding, nGlobal, batch.globals[0].shape[0]);
       loss = tf.add(r.loss, tf.mul(koleo, koleoWeight)) as tf.Scalar;
       metrics.koleo = koleo;
     }

@@ -9,7 +9,7 @@ import { CosineSchedule } from '../../../src/core/schedules';
 import { MethodBase, type MethodLoss } from '../common/method_base';
 import { MultiCropNetwork, networkMaker, resolutionRowGroups } from '../common/multicrop';
 import { pairWeights } from '../common/pairs';
-import { koleoLoss } from '../common/koleo';
+import { viewsKoleoLoss } from '../common/koleo';
 import { SwavHead, type SwavHeadOutput } from './head';
 import { swavLoss } from './loss';
 import { SwavQueue } from './queue';
@@ -210,8 +210,7 @@ export class Swav extends MethodBase<Kept> {
     if (o.queue_length > 0) metrics.queue_used = tf.scalar(useQueue ? 1 : 0);
     let loss = r.loss;
     if (o.koleo_weight > 0) {
-      const perView = Array.from({ length: nGlobal }, (_, v) => koleoLoss(tf.slice(embedding, [v * b, 0], [b, o.feat_dim])));
-      const koleo = tf.addN(perView) as tf.Scalar;
+      const koleo = viewsKoleoLoss(embedding, nGlobal, b);
       loss = tf.add(r.loss, tf.mul(koleo, o.koleo_weight)) as tf.Scalar;
       metrics.koleo = koleo;
     }
