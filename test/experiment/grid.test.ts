@@ -231,4 +231,24 @@ describe('configs/experiments', () => {
       expect({ ...c.config, optimizer: { ...opt, eta: null } }, c.id).to.deep.equal({ ...base!.config, optimizer: { ...baseOpt, eta: null } });
     }
   });
+
+  // The KoLeo grid borrows the floors as well: its cells are the eta 0.01 grid's plus KoLeo 0.1.
+  it('cifar10_views_small_koleo.yaml: cifar10_views_small_eta01 with method.koleo_weight 0.1 and nothing else changed', () => {
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const eta01 = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_eta01.yaml'));
+    const g = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_koleo.yaml'));
+    expect(g.evaluations).to.deep.equal(eta01.evaluations);
+    expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
+    expect(g.cells.map((c) => c.labels.views)).to.deep.equal(['dino', 'dino', 'dino', 'sslight', 'sslight', 'sslight']);
+    expect(g.cells).to.have.length(eta01.cells.length);
+    for (const c of g.cells) {
+      const base = eta01.cells.find((t) => t.labels.views === c.labels.views && t.labels.seed === c.labels.seed);
+      expect(base, c.id).to.not.equal(undefined);
+      const method = c.config.method as Record<string, unknown>;
+      const baseMethod = base!.config.method as Record<string, unknown>;
+      expect(method.koleo_weight).to.equal(0.1);
+      expect(baseMethod.koleo_weight ?? 0).to.equal(0);
+      expect({ ...c.config, method: { ...method, koleo_weight: null } }, c.id).to.deep.equal({ ...base!.config, method: { ...baseMethod, koleo_weight: null } });
+    }
+  });
 });
