@@ -209,46 +209,40 @@ describe('configs/experiments', () => {
     });
   }
 
+  /**
+   * Every cell of `file` is the cell of `baseFile` with the same labels except for `section.key`,
+   * which is `value` there and `baseValue` (or unset) in the base; same evaluations, no floors.
+   */
+  function expectOneKeyApart(file: string, baseFile: string, section: string, key: string, value: unknown, baseValue: unknown) {
+    const dir = path.resolve(__dirname, '..', '..', '..', 'configs', 'experiments');
+    const base = loadGrid(path.join(dir, baseFile));
+    const g = loadGrid(path.join(dir, file));
+    expect(g.evaluations).to.deep.equal(base.evaluations);
+    expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
+    const trained = base.cells.filter((c) => !c.randomInit);
+    expect(g.cells).to.have.length(trained.length);
+    for (const c of g.cells) {
+      const b = trained.find((t) => t.labels.views === c.labels.views && t.labels.seed === c.labels.seed);
+      expect(b, c.id).to.not.equal(undefined);
+      const sec = c.config[section] as Record<string, unknown>;
+      const baseSec = b!.config[section] as Record<string, unknown>;
+      expect(sec[key], c.id).to.equal(value);
+      expect(baseSec[key] ?? baseValue, c.id).to.equal(baseValue);
+      expect({ ...c.config, [section]: { ...sec, [key]: null } }, c.id).to.deep.equal({ ...b!.config, [section]: { ...baseSec, [key]: null } });
+    }
+    return g;
+  }
+
   // The eta 0.01 grid borrows the floors too, and its cells must differ from cifar10_views_small's
   // only in LARS's trust coefficient (its axes list SSLight's views first, so cells are matched by their labels).
   it('cifar10_views_small_eta01.yaml: cifar10_views_small with optimizer.eta 0.01 and nothing else changed', () => {
-    const root = path.resolve(__dirname, '..', '..', '..');
-    const dino = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small.yaml'));
-    const g = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_eta01.yaml'));
-    expect(g.evaluations).to.deep.equal(dino.evaluations);
-    expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
-    const trained = dino.cells.filter((c) => !c.randomInit);
-    const byLabels = (labels: Record<string, string>) => trained.find((t) => t.labels.views === labels.views && t.labels.seed === labels.seed);
-    expect(g.cells).to.have.length(trained.length);
-    for (const c of g.cells) {
-      const base = byLabels(c.labels);
-      expect(base, c.id).to.not.equal(undefined);
-      const opt = c.config.optimizer as Record<string, unknown>;
-      const baseOpt = base!.config.optimizer as Record<string, unknown>;
-      expect(opt.name).to.equal('lars');
-      expect(opt.eta).to.equal(0.01);
-      expect(baseOpt.eta ?? 0.001).to.equal(0.001);
-      expect({ ...c.config, optimizer: { ...opt, eta: null } }, c.id).to.deep.equal({ ...base!.config, optimizer: { ...baseOpt, eta: null } });
-    }
+    const g = expectOneKeyApart('cifar10_views_small_eta01.yaml', 'cifar10_views_small.yaml', 'optimizer', 'eta', 0.01, 0.001);
+    for (const c of g.cells) expect((c.config.optimizer as Record<string, unknown>).name).to.equal('lars');
   });
 
   // The KoLeo grid borrows the floors as well: its cells are the eta 0.01 grid's plus KoLeo 0.1.
   it('cifar10_views_small_koleo.yaml: cifar10_views_small_eta01 with method.koleo_weight 0.1 and nothing else changed', () => {
-    const root = path.resolve(__dirname, '..', '..', '..');
-    const eta01 = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_eta01.yaml'));
-    const g = loadGrid(path.join(root, 'configs', 'experiments', 'cifar10_views_small_koleo.yaml'));
-    expect(g.evaluations).to.deep.equal(eta01.evaluations);
-    expect(g.cells.filter((c) => c.randomInit)).to.have.length(0);
+    const g = expectOneKeyApart('cifar10_views_small_koleo.yaml', 'cifar10_views_small_eta01.yaml', 'method', 'koleo_weight', 0.1, 0);
     expect(g.cells.map((c) => c.labels.views)).to.deep.equal(['dino', 'dino', 'dino', 'sslight', 'sslight', 'sslight']);
-    expect(g.cells).to.have.length(eta01.cells.length);
-    for (const c of g.cells) {
-      const base = eta01.cells.find((t) => t.labels.views === c.labels.views && t.labels.seed === c.labels.seed);
-      expect(base, c.id).to.not.equal(undefined);
-      const method = c.config.method as Record<string, unknown>;
-      const baseMethod = base!.config.method as Record<string, unknown>;
-      expect(method.koleo_weight).to.equal(0.1);
-      expect(baseMethod.koleo_weight ?? 0).to.equal(0);
-      expect({ ...c.config, method: { ...method, koleo_weight: null } }, c.id).to.deep.equal({ ...base!.config, method: { ...baseMethod, koleo_weight: null } });
-    }
   });
 });
